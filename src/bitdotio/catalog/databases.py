@@ -1,0 +1,194 @@
+"""Databases in the catalog: lookup by ``owner/name`` (old names included), listing, and the
+rows behind create, update and delete. Physical provisioning lives in ``cluster.provisioning``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import class_row
+
+from bitdotio.catalog.names import FullName
+from bitdotio.errors import BitError
+
+__all__ = ["DatabaseRecord", "delete", "insert", "list_for", "resolve", "update"]
+
+
+@dataclass(frozen=True)
+class DatabaseRecord:
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    owner: str
+    name: str
+    is_private: bool
+    storage_limit_bytes: int
+    storage_usage_bytes: int
+    date_created: datetime
+    physical_name: str
+    grant: str | None  # the requester's grant (OWNER, ADMIN, WRITER, READER), if any
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+    @property
+    def role(self) -> str | None:
+        """The requester's role; READER for someone else's public database (Decision)."""
+        if self.grant:
+            return self.grant
+        return None if self.is_private else "READER"
+
+
+_SELECT = """
+SELECT d.id, d.owner_id, o.username AS owner, d.name, d.is_private, d.storage_limit_bytes,
+       coalesce(pg_catalog.pg_database_size(pd.oid), 0) AS storage_usage_bytes,
+       d.date_created, d.physical_name, g.role AS grant
+FROM databases d
+JOIN users o ON o.id = d.owner_id
+LEFT JOIN pg_catalog.pg_database pd ON pd.datname = d.physical_name
+LEFT JOIN database_grants g ON g.database_id = d.id AND g.user_id = %(user_id)s
+"""
+
+_BY_NAME = """
+WHERE d.id = coalesce(
+  (SELECT d2.id FROM databases d2 JOIN users o2 ON o2.id = d2.owner_id
+    WHERE lower(o2.username) = lower(%(owner)s) AND lower(d2.name) = lower(%(name)s)),
+  (SELECT r.database_id FROM name_reservations r JOIN users o3 ON o3.id = r.owner_id
+    WHERE lower(o3.username) = lower(%(owner)s) AND lower(r.name) = lower(%(name)s)
+      AND r.reserved_until > now()))
+"""
+
+
+async def resolve(
+    conn: psycopg.AsyncConnection, user_id: uuid.UUID, full: FullName, *, lock: bool = False
+) -> DatabaseRecord | None:
+    """The database ``full`` names (or named within the reservation period), if the user may
+    see it: a grant, or a public database. Invisible and missing look the same (contract §2.3).
+    """
+    query = _SELECT + _BY_NAME + (" FOR UPDATE OF d" if lock else "")
+    cur = conn.cursor(row_factory=class_row(DatabaseRecord))
+    await cur.execute(query, {"user_id": user_id, "owner": full.owner, "name": full.name})
+    record = await cur.fetchone()
+    if record is None or record.role is None:
+        return None
+    return record
+
+
+async def list_for(conn: psycopg.AsyncConnection, user_id: uuid.UUID) -> list[DatabaseRecord]:
+    """Databases the user owns or has a grant on; others' public databases are not listed."""
+    cur = conn.cursor(row_factory=class_row(DatabaseRecord))
+    await cur.execute(
+        _SELECT + " WHERE g.role IS NOT NULL ORDER BY d.date_created, d.id", {"user_id": user_id}
+    )
+    return await cur.fetchall()
+
+
+async def _check_reservation(
+    conn: psycopg.AsyncConnection, owner_id: uuid.UUID, name: str, database_id: uuid.UUID | None
+) -> None:
+    """Raise 409 if ``name`` is reserved, unless by ``database_id`` itself (a rename back)."""
+    await conn.execute("DELETE FROM name_reservations WHERE reserved_until <= now()")
+    cur = await conn.execute(
+        "SELECT database_id FROM name_reservations WHERE owner_id = %s AND lower(name) = lower(%s)",
+        [owner_id, name],
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return
+    if database_id is not None and row[0] == database_id:
+        await conn.execute(
+            "DELETE FROM name_reservations WHERE owner_id = %s AND lower(name) = lower(%s)",
+            [owner_id, name],
+        )
+        return
+    raise BitError(
+        "BIT103", f"The name {name!r} is reserved after a recent delete or rename; "
+        "choose another name or wait for the reservation to end"
+    )
+
+
+async def _reserve(
+    conn: psycopg.AsyncConnection, record: DatabaseRecord, days: int,
+    database_id: uuid.UUID | None,
+) -> None:
+    if days <= 0:
+        return
+    await conn.execute(
+        "INSERT INTO name_reservations (owner_id, name, database_id, reserved_until)"
+        " VALUES (%s, %s, %s, now() + make_interval(days => %s))"
+        " ON CONFLICT (owner_id, lower(name)) DO UPDATE"
+        " SET database_id = EXCLUDED.database_id, reserved_until = EXCLUDED.reserved_until",
+        [record.owner_id, record.name, database_id, days],
+    )
+
+
+async def insert(
+    conn: psycopg.AsyncConnection,
+    *,
+    owner_id: uuid.UUID,
+    name: str,
+    is_private: bool,
+    storage_limit_bytes: int,
+    physical_name: str,
+) -> uuid.UUID:
+    """Insert the row and the owner's grant; call inside the transaction that provisions."""
+    await _check_reservation(conn, owner_id, name, None)
+    database_id = uuid.uuid4()
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                "INSERT INTO databases (id, owner_id, name, is_private, storage_limit_bytes,"
+                " physical_name) VALUES (%s, %s, %s, %s, %s, %s)",
+                [database_id, owner_id, name, is_private, storage_limit_bytes, physical_name],
+            )
+    except psycopg.errors.UniqueViolation:
+        raise BitError("BIT102", f"You already have a database named {name!r}") from None
+    await conn.execute(
+        "INSERT INTO database_grants (database_id, user_id, role) VALUES (%s, %s, 'OWNER')",
+        [database_id, owner_id],
+    )
+    return database_id
+
+
+async def update(
+    conn: psycopg.AsyncConnection,
+    record: DatabaseRecord,
+    changes: dict[str, Any],
+    *,
+    reservation_days: int,
+) -> None:
+    """Apply ``changes`` (name, is_private, storage_limit_bytes); a rename reserves the old name
+    as an alias of this database."""
+    new_name = changes.get("name")
+    if new_name is not None and new_name != record.name:
+        if new_name.lower() != record.name.lower():
+            await _check_reservation(conn, record.owner_id, new_name, record.id)
+        try:
+            async with conn.transaction():
+                await conn.execute(
+                    "UPDATE databases SET name = %s WHERE id = %s", [new_name, record.id]
+                )
+        except psycopg.errors.UniqueViolation:
+            raise BitError("BIT102", f"You already have a database named {new_name!r}") from None
+        if new_name.lower() != record.name.lower():
+            await _reserve(conn, record, reservation_days, record.id)
+    for column in ("is_private", "storage_limit_bytes"):
+        if changes.get(column) is not None:
+            await conn.execute(
+                sql.SQL("UPDATE databases SET {} = %s WHERE id = %s").format(
+                    sql.Identifier(column)
+                ),
+                [changes[column], record.id],
+            )
+
+
+async def delete(
+    conn: psycopg.AsyncConnection, record: DatabaseRecord, *, reservation_days: int
+) -> None:
+    await conn.execute("DELETE FROM databases WHERE id = %s", [record.id])
+    await _reserve(conn, record, reservation_days, None)

@@ -1,0 +1,1 @@
+"""The Postgres servers that hold the catalog and the user databases."""

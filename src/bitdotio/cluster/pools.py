@@ -1,0 +1,97 @@
+"""The only place connection pools are made: one for the catalog, one per (database, role).
+
+Tenant pools are keyed by the principal's own role (security.md §1.5, §1.8): never a shared
+role plus ``SET ROLE``. A returned tenant connection runs ``DISCARD ALL`` so no SET, LISTEN,
+prepared statement, temp table or advisory lock outlives the request that made it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from bitdotio.cluster.access import ClusterAccess
+
+__all__ = ["Pools"]
+
+log = logging.getLogger("bitdotio.cluster")
+
+Configure = Callable[[psycopg.AsyncConnection], Awaitable[None]]
+
+
+async def _autocommit(conn: psycopg.AsyncConnection) -> None:
+    await conn.set_autocommit(True)
+
+
+async def _discard_all(conn: psycopg.AsyncConnection) -> None:
+    await conn.execute("DISCARD ALL")
+
+
+class Pools:
+    def __init__(
+        self,
+        access: ClusterAccess,
+        *,
+        catalog_size: int,
+        tenant_size: int,
+        configure_tenant: Configure | None = None,
+    ) -> None:
+        self.access = access
+        self._tenant_size = tenant_size
+        self._configure_tenant = configure_tenant
+        self.catalog = AsyncConnectionPool(
+            access.catalog(),
+            min_size=1,
+            max_size=catalog_size,
+            open=False,
+            configure=_autocommit,
+            name="catalog",
+        )
+        self._tenant: dict[tuple[str, str], AsyncConnectionPool] = {}
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        await self.catalog.open(wait=True, timeout=30)
+
+    async def close(self) -> None:
+        pools = [self.catalog, *self._tenant.values()]
+        self._tenant.clear()
+        await asyncio.gather(*(p.close() for p in pools), return_exceptions=True)
+
+    async def tenant(self, physical_name: str, role_name: str) -> AsyncConnectionPool:
+        """The pool of connections to ``physical_name`` logged in as ``role_name``."""
+        key = (physical_name, role_name)
+        pool = self._tenant.get(key)
+        if pool is not None:
+            return pool
+        async with self._lock:
+            pool = self._tenant.get(key)
+            if pool is None:
+                pool = AsyncConnectionPool(
+                    self.access.tenant(physical_name, role_name),
+                    min_size=0,
+                    max_size=self._tenant_size,
+                    open=False,
+                    configure=self._configure,
+                    reset=_discard_all,
+                    max_idle=60,
+                    name=f"tenant:{physical_name}:{role_name}",
+                )
+                await pool.open()
+                self._tenant[key] = pool
+        return pool
+
+    async def _configure(self, conn: psycopg.AsyncConnection) -> None:
+        await conn.set_autocommit(True)
+        if self._configure_tenant is not None:
+            await self._configure_tenant(conn)
+
+    async def forget_database(self, physical_name: str) -> None:
+        """Close every pool on a database that is about to be dropped."""
+        doomed = [k for k in self._tenant if k[0] == physical_name]
+        for key in doomed:
+            await self._tenant.pop(key).close()

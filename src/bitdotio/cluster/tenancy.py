@@ -1,0 +1,91 @@
+"""Lifecycles that span the catalog and the cluster: users and databases.
+
+Each keeps the two in step: the catalog row is written in a transaction that commits only after
+the Postgres objects exist, and the objects are dropped again if anything fails.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from bitdotio.catalog import databases, keys, users
+from bitdotio.catalog.databases import DatabaseRecord
+from bitdotio.catalog.names import check_database_name
+from bitdotio.cluster import provisioning
+from bitdotio.cluster.access import ClusterAccess
+
+__all__ = ["Credentials", "create_database", "create_user", "delete_database"]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    api_key: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"username": self.username, "api_key": self.api_key}
+
+
+async def create_user(
+    access: ClusterAccess, catalog: psycopg.AsyncConnection, username: str
+) -> Credentials:
+    """A user, its LOGIN role and a first API key."""
+    role_name = users.new_role_name()
+    async with catalog.transaction():
+        user_id = await users.insert(catalog, username, role_name)
+        await provisioning.create_login_role(access, role_name)
+        try:
+            key = await keys.mint(catalog, user_id)
+        except BaseException:
+            await provisioning.drop_role(access, role_name)
+            raise
+    return Credentials(username, key)
+
+
+async def create_database(
+    access: ClusterAccess,
+    catalog_pool: AsyncConnectionPool,
+    *,
+    owner_id: uuid.UUID,
+    owner_role: str,
+    name: str,
+    is_private: bool,
+    storage_limit_bytes: int,
+) -> uuid.UUID:
+    check_database_name(name)
+    physical_name = provisioning.new_physical_name()
+    provisioned = False
+    async with catalog_pool.connection() as conn:
+        try:
+            async with conn.transaction():
+                database_id = await databases.insert(
+                    conn,
+                    owner_id=owner_id,
+                    name=name,
+                    is_private=is_private,
+                    storage_limit_bytes=storage_limit_bytes,
+                    physical_name=physical_name,
+                )
+                await provisioning.create_database(access, physical_name, owner_role)
+                provisioned = True
+        except BaseException:
+            if provisioned:  # the catalog commit failed after the database was made
+                await provisioning.drop_database(access, physical_name)
+            raise
+    return database_id
+
+
+async def delete_database(
+    access: ClusterAccess,
+    conn: psycopg.AsyncConnection,
+    record: DatabaseRecord,
+    *,
+    reservation_days: int,
+) -> None:
+    """Drop it in Postgres inside the catalog transaction (``conn`` holds the row locked)."""
+    await databases.delete(conn, record, reservation_days=reservation_days)
+    await provisioning.drop_database(access, record.physical_name)

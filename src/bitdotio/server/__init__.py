@@ -1,0 +1,1 @@
+"""The platform's HTTP API (FastAPI) and the process that runs it: ``bit serve``."""

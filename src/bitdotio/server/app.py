@@ -1,0 +1,73 @@
+"""``create_app``: the FastAPI app under ``/v2beta``, its lifespan, middleware and handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from bitdotio._version import __version__
+from bitdotio.cluster.bootstrap import Cluster
+from bitdotio.cluster.pools import Pools
+from bitdotio.config import Settings
+from bitdotio.server import health
+from bitdotio.server.api import databases, keys, query
+from bitdotio.server.errors import install_handlers
+from bitdotio.server.middleware import JsonBodyMiddleware
+from bitdotio.server.query.render import configure_loaders
+from bitdotio.server.state import AppState
+
+__all__ = ["create_app"]
+
+
+async def _builtin_type_names(pools: Pools) -> dict[int, str]:
+    """OID -> ``format_type`` name (``integer``, ``text``...) for the builtin types."""
+    async with pools.catalog.connection() as conn:
+        cur = await conn.execute(
+            "SELECT oid::int, pg_catalog.format_type(oid, NULL) FROM pg_catalog.pg_type"
+            " WHERE oid < 16384"
+        )
+        return dict(await cur.fetchall())
+
+
+def create_app(settings: Settings, cluster: Cluster) -> FastAPI:
+    pools = Pools(
+        cluster.access,
+        catalog_size=settings.catalog_pool_size,
+        tenant_size=settings.tenant_pool_size,
+        configure_tenant=configure_loaders,
+    )
+    state = AppState(settings=settings, cluster=cluster, pools=pools)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await pools.open()
+        try:
+            state.type_names = await _builtin_type_names(pools)
+            state.ready = True
+            yield
+        finally:
+            state.ready = False
+            await pools.close()
+
+    app = FastAPI(
+        title="bit.io Developer API (self-hosted)",
+        version=__version__,
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
+    app.state.bitio = state
+    # bit.io's example web app called /v2beta/query from a browser (contract §2.1).
+    app.add_middleware(
+        CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"]
+    )
+    app.add_middleware(JsonBodyMiddleware)
+    install_handlers(app)
+    v2beta = APIRouter(prefix="/v2beta")
+    for module in (databases, query, keys):
+        v2beta.include_router(module.router)
+    app.include_router(v2beta)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,38 @@
+"""Bearer API key -> Principal, through the catalog's hashed keys (contract §2.1)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from bitdotio.catalog import keys
+from bitdotio.catalog.keys import Principal
+from bitdotio.errors import BitError
+from bitdotio.server.state import AppState, get_state
+
+__all__ = ["CurrentPrincipal", "bearer_key", "current_principal"]
+
+
+def bearer_key(request: Request) -> str:
+    """The key from ``Authorization: Bearer <key>``; 401 when missing or malformed."""
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not keys.is_well_formed(key):
+        raise BitError("BIT200")
+    return key
+
+
+async def current_principal(
+    request: Request, state: Annotated[AppState, Depends(get_state)]
+) -> Principal:
+    key = bearer_key(request)
+    async with state.pools.catalog.connection() as conn:
+        principal = await keys.lookup(conn, key)
+    if principal is None:
+        raise BitError("BIT200")
+    request.state.key_id = principal.key_id  # logged instead of the key
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -1,0 +1,38 @@
+"""Stage 2: which database, as which role, under which limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bitdotio.catalog import databases
+from bitdotio.catalog.keys import Principal
+from bitdotio.errors import BitError
+from bitdotio.server.query.parse import QueryRequest
+from bitdotio.server.state import AppState
+
+__all__ = ["QueryPlan", "plan"]
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    physical_name: str
+    role_name: str
+    timeout_ms: int
+    max_bytes: int
+
+
+async def plan(state: AppState, principal: Principal, request: QueryRequest) -> QueryPlan:
+    async with state.pools.catalog.connection() as conn:
+        record = await databases.resolve(conn, principal.user_id, request.database)
+    if record is None:
+        raise BitError("BIT104")
+    if record.grant is None:
+        # A public database without a grant: the reader path comes with the access model.
+        raise BitError("BIT304", "Querying another user's public database is not available "
+                       "on this server yet")
+    return QueryPlan(
+        physical_name=record.physical_name,
+        role_name=principal.role_name,
+        timeout_ms=int(state.settings.query_timeout_s * 1000),
+        max_bytes=state.settings.query_max_bytes,
+    )

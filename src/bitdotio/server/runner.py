@@ -1,0 +1,96 @@
+"""``bit serve``: the embedded Postgres (or ``BITIO_DATABASE_URL``), the catalog, the HTTP API.
+
+Owns the data directory while it runs (a lock file), prints the admin credentials on the
+first start, and stops Postgres with ``pg_ctl stop -m fast`` on SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import uvicorn
+
+from bitdotio.catalog import users
+from bitdotio.cluster import tenancy
+from bitdotio.cluster.bootstrap import Cluster, prepare_catalog, start_postgres
+from bitdotio.config import Settings
+from bitdotio.errors import BitError
+from bitdotio.server.app import create_app
+
+__all__ = ["run"]
+
+log = logging.getLogger("bitdotio.server")
+
+ADMIN_USERNAME = "admin"
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+async def _first_start_admin(cluster: Cluster) -> None:
+    """On an empty catalog, create the admin user and print its key: the only time it shows."""
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(
+        cluster.access.catalog(), autocommit=True
+    ) as conn:
+        if await users.count(conn):
+            return
+        creds = await tenancy.create_user(cluster.access, conn, ADMIN_USERNAME)
+    # stdout, never the log: the key is a secret (DEVELOPERS.md).
+    print(f"Admin user: {creds.username}")
+    print(f"Admin API key (shown once, store it now): {creds.api_key}", flush=True)
+
+
+async def _serve(settings: Settings, cluster: Cluster) -> None:
+    await prepare_catalog(cluster)
+    await _first_start_admin(cluster)
+    app = create_app(settings, cluster)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.http_port,
+        log_level=settings.log_level,
+        access_log=False,
+        loop="none",
+        lifespan="on",
+    )
+    base = settings.public_url or f"http://{settings.host}:{settings.http_port}"
+    print(f"HTTP API: {base}/v2beta", flush=True)
+    print("Postgres endpoint: not available yet (the wire endpoint is a later release)",
+          flush=True)
+    await uvicorn.Server(config).serve()
+
+
+def _run_loop(settings: Settings, cluster: Cluster) -> None:
+    try:
+        import uvloop
+    except ImportError:  # Windows has no uvloop
+        asyncio.run(_serve(settings, cluster))
+    else:
+        uvloop.run(_serve(settings, cluster))
+
+
+def run(settings: Settings) -> int:
+    """Run until SIGINT/SIGTERM; the exit code for ``bit serve``."""
+    _configure_logging(settings.log_level)
+    try:
+        cluster = start_postgres(settings, exclusive=True)
+    except BitError as exc:
+        print(f"Error: {exc.public_message()}", file=sys.stderr)
+        return 3
+    try:
+        _run_loop(settings, cluster)
+    except BitError as exc:
+        print(f"Error: {exc.public_message()}", file=sys.stderr)
+        return 3
+    finally:
+        cluster.close()
+    return 0

@@ -1,0 +1,27 @@
+"""What the running app holds: settings, the cluster, the pools, readiness."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from bitdotio.cluster.bootstrap import Cluster
+from bitdotio.cluster.pools import Pools
+from bitdotio.config import Settings
+
+__all__ = ["AppState", "get_state"]
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    cluster: Cluster
+    pools: Pools
+    type_names: dict[int, str] = field(default_factory=dict)  # builtin OID -> format_type
+    ready: bool = False
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.bitio
+    return state
