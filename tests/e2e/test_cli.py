@@ -1,0 +1,115 @@
+"""The ``bit`` CLI as a subprocess against a real ``bit serve``: exact output (contract §6).
+
+Fixtures ``server`` and ``cli_env`` come from ``tests/e2e/conftest.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def unique_name(prefix: str) -> str:
+    """A fresh name of at most 23 characters (contract §1)."""
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="module")
+def user_key(server: Any) -> str:
+    return server.create_user(unique_name("cli"))
+
+
+@pytest.fixture
+def bit(cli_env: dict[str, str], user_key: str) -> Any:
+    def run(*args: str, key: str = user_key, stdin: str = "") -> subprocess.CompletedProcess:
+        env = {**os.environ, **cli_env, "BITIO_KEY": key}
+        return subprocess.run(
+            [sys.executable, "-m", "bitdotio", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+
+    return run
+
+
+def json_line(completed: subprocess.CompletedProcess) -> Any:
+    """The one line of JSON a command printed, checked to be in 2.2.1's format (§6.3)."""
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert completed.stdout.endswith("\n") and completed.stdout.count("\n") == 1
+    value = json.loads(completed.stdout)
+    assert completed.stdout == json.dumps(value) + "\n"
+    return value
+
+
+@pytest.fixture
+def database(bit: Any) -> Iterator[str]:
+    full_name = json_line(bit("db", "create", "-n", unique_name("db")))["name"]
+    yield full_name
+    bit("db", "delete", "-d", full_name)
+
+
+def test_db_commands(bit: Any) -> None:
+    name = unique_name("clidb")
+    created = json_line(bit("db", "create", "-n", name, "-p", "false"))
+    full_name = created["name"]
+    assert full_name.endswith(f"/{name}")
+    assert created["is_private"] is False
+
+    assert full_name in [db["name"] for db in json_line(bit("db", "list"))]
+    assert json_line(bit("db", "info", "-d", full_name))["id"] == created["id"]
+
+    # -p on update is sent as the string "true"; the server coerces it (contract §3.5).
+    assert json_line(bit("db", "update", "-d", full_name, "-p", "true"))["is_private"] is True
+    new_name = unique_name("clinew")
+    renamed = json_line(bit("db", "update", "-d", full_name, "-n", new_name))["name"]
+    assert renamed.endswith(f"/{new_name}")
+
+    deleted = bit("db", "delete", "-d", renamed)
+    assert deleted.returncode == 0
+    assert deleted.stdout == f"Successfully deleted database: {renamed}\n"
+
+    missing = bit("db", "info", "-d", renamed)
+    assert missing.returncode == 3
+    assert missing.stdout.startswith("ApiError status_code=404 data=")
+
+
+def test_query_rows(bit: Any, database: str) -> None:
+    result = json_line(bit("query", "-d", database, "-q", "SELECT 1 AS x"))
+    assert result["query_string"] == "SELECT 1 AS x"
+    assert list(result["metadata"]) == ["x"]
+    assert result["data"] == [[1]]
+
+
+def test_query_objects(bit: Any, database: str) -> None:
+    result = json_line(bit("query", "-d", database, "-q", "SELECT 1 AS x", "-o"))
+    assert result["data"] == [{"x": 1}]
+
+
+def test_query_from_stdin_keeps_the_newline(bit: Any, database: str) -> None:
+    result = json_line(bit("query", "-d", database, "-qf", "-", stdin="SELECT 2 AS y\n"))
+    assert result["query_string"] == "SELECT 2 AS y\n"
+    assert result["data"] == [[2]]
+
+
+def test_unknown_key_prints_the_api_error(bit: Any) -> None:
+    completed = bit("db", "list", key="v2_unknown_key")
+    assert completed.returncode == 3
+    assert completed.stdout.startswith("ApiError status_code=401 data={")
+
+
+def test_key_create_prints_credentials(bit: Any) -> None:
+    credentials = json_line(bit("key", "create"))
+    assert credentials["api_key"].startswith("v2_")
+    assert json_line(bit("key", "revoke", "--api-key", credentials["api_key"])) is None

@@ -1,0 +1,73 @@
+"""Token and database-name rules with 2.2.1's messages (contract §1)."""
+
+import pytest
+
+from bitdotio.sdk._validation import (
+    validate_database_name,
+    validate_new_database_name,
+    validate_pool_bounds,
+    validate_token,
+)
+
+
+@pytest.mark.parametrize(
+    "token", ["v2_abc", "v2_abc_DEF_123", "v2_xxxxx_xxxxxxxxxxxxxxxxxxxxxxx", "v2_é"]
+)
+def test_valid_tokens(token: str) -> None:
+    validate_token(token)
+
+
+@pytest.mark.parametrize(
+    "token", ["", "v2_", "v1_abc", "v2-abc", "v2_abc def", "v2_abc\n", None, 42]
+)
+def test_invalid_tokens(token: object) -> None:
+    with pytest.raises(ValueError, match=r"^Invalid access token$"):
+        validate_token(token)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "alice/mydb",
+        "my/db/with/some/slashes",
+        "my/db/with.some+other$things",
+        "a" * 38 + "/" + "b" * 23,
+        "_/x",
+    ],
+)
+def test_valid_database_names(name: str) -> None:
+    validate_database_name(name)
+
+
+@pytest.mark.parametrize(
+    "name", ["/mydb", "mydb", "-/db", "./db", "me/", "a" * 39 + "/db", "alice/" + "b" * 24, None]
+)
+def test_invalid_database_names(name: object) -> None:
+    with pytest.raises(ValueError, match=r"^Invalid database name$"):
+        validate_database_name(name)
+
+
+@pytest.mark.parametrize("name", ["", "x" * 24, "a\nb", None])
+def test_invalid_new_database_names(name: object) -> None:
+    with pytest.raises(ValueError, match=r"^Invalid database name$"):
+        validate_new_database_name(name)
+
+
+def test_new_database_name_takes_the_database_part() -> None:
+    validate_new_database_name("my-db")
+    validate_new_database_name("x" * 23)
+
+
+@pytest.mark.parametrize(
+    ("min_conn", "max_conn", "message"),
+    [
+        (-1, 10, "min_conn and max_conn must both be greater than or equal to zero"),
+        (0, -1, "min_conn and max_conn must both be greater than or equal to zero"),
+        (5, 5, "min_conn must be strictly less than max_conn"),
+        (6, 5, "min_conn must be strictly less than max_conn"),
+    ],
+)
+def test_pool_bounds(min_conn: int, max_conn: int, message: str) -> None:
+    with pytest.raises(ValueError) as excinfo:
+        validate_pool_bounds(min_conn, max_conn)
+    assert str(excinfo.value) == message
