@@ -8,6 +8,8 @@ The pool runs ``DISCARD ALL`` before the connection is reused.
 
 from __future__ import annotations
 
+import contextlib
+
 import psycopg
 from psycopg import errors as pgerrors
 from psycopg import generators, pq, sql
@@ -71,7 +73,8 @@ async def _stream(conn: psycopg.AsyncConnection, query_string: str, renderer: Re
             error = error or BitError("BIT300", "COPY is not available in /query; use a "
                                       "direct connection")
             if status == pq.ExecStatus.COPY_IN:
-                await conn.wait(generators.copy_end(pgconn, b"COPY is not available"))
+                with contextlib.suppress(psycopg.Error):  # the server's "COPY failed" echo
+                    await conn.wait(generators.copy_end(pgconn, b"COPY is not available"))
             else:
                 while isinstance(await conn.wait(generators.copy_from(pgconn)), memoryview):
                     pass
