@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
+from types import FrameType
 
 import uvicorn
 
@@ -78,19 +80,36 @@ def _run_loop(settings: Settings, cluster: Cluster) -> None:
         uvloop.run(_serve(settings, cluster))
 
 
+class _Shutdown(Exception):
+    """SIGINT or SIGTERM arrived: unwind so Postgres is stopped on the way out."""
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    raise _Shutdown(signal.Signals(signum).name)
+
+
 def run(settings: Settings) -> int:
-    """Run until SIGINT/SIGTERM; the exit code for ``bit serve``."""
+    """Run until SIGINT/SIGTERM (exit 0); the exit code for ``bit serve``.
+
+    uvicorn shuts down gracefully on those signals and then re-raises them; our handler turns
+    that into an exception, so the ``finally`` below always stops Postgres.
+    """
     _configure_logging(settings.log_level)
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    cluster: Cluster | None = None
     try:
         cluster = start_postgres(settings, exclusive=True)
-    except BitError as exc:
-        print(f"Error: {exc.public_message()}", file=sys.stderr)
-        return 3
-    try:
         _run_loop(settings, cluster)
+    except _Shutdown:
+        pass
     except BitError as exc:
         print(f"Error: {exc.public_message()}", file=sys.stderr)
         return 3
     finally:
-        cluster.close()
+        try:
+            if cluster is not None:
+                cluster.close()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     return 0
