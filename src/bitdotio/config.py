@@ -76,51 +76,96 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     # --- where the platform lives
-    Setting("data-dir", None, "Directory for the embedded Postgres, files and the TLS "
-            "certificate. Default: /var/lib/bitio as root, else $XDG_DATA_HOME/bitio.",
-            _optional_str),
+    Setting(
+        "data-dir",
+        None,
+        "Directory for the embedded Postgres, files and the TLS "
+        "certificate. Default: /var/lib/bitio as root, else $XDG_DATA_HOME/bitio.",
+        _optional_str,
+    ),
     Setting("host", "127.0.0.1", "Address the HTTP API and the Postgres endpoint listen on."),
     Setting("http-port", 8080, "TCP port of the HTTP API.", _port),
     Setting("pg-port", 5433, "TCP port of the Postgres endpoint.", _port),
-    Setting("public-url", None, "Absolute base URL clients reach the API at, used in "
-            "status_url. Default: http://<host>:<http-port>.", _optional_str),
+    Setting(
+        "public-url",
+        None,
+        "Absolute base URL clients reach the API at, used in "
+        "status_url. Default: http://<host>:<http-port>.",
+        _optional_str,
+    ),
     Setting("log-level", "info", "Log level: debug, info, warning or error."),
     # --- the Postgres that holds the catalog and the user databases
-    Setting("database-url", None, "Use this existing Postgres (a role with CREATEDB and "
-            "CREATEROLE) instead of the embedded one. Tenant roles connect to the same "
-            "host without a password: pg_hba must admit them (see docs).", _optional_str,
-            secret=True),
-    Setting("pg-bindir", None, "Directory holding initdb, pg_ctl and postgres for the "
-            "embedded server.", _optional_str),
-    Setting("pg-system-user", "bitio-postgres", "Unprivileged system user the embedded "
-            "Postgres runs as when the platform runs as root (created if missing)."),
-    Setting("pg-max-connections", 200, "max_connections of the embedded Postgres.",
-            _positive_int),
-    Setting("pg-fsync", True, "fsync of the embedded Postgres; only tests turn it off.",
-            _bool),
+    Setting(
+        "database-url",
+        None,
+        "Use this existing Postgres (a role with CREATEDB and "
+        "CREATEROLE) instead of the embedded one. Tenant roles connect to the same "
+        "host without a password: pg_hba must admit them (see docs).",
+        _optional_str,
+        secret=True,
+    ),
+    Setting(
+        "pg-bindir",
+        None,
+        "Directory holding initdb, pg_ctl and postgres for the embedded server.",
+        _optional_str,
+    ),
+    Setting(
+        "pg-system-user",
+        "bitio-postgres",
+        "Unprivileged system user the embedded "
+        "Postgres runs as when the platform runs as root (created if missing).",
+    ),
+    Setting("pg-max-connections", 200, "max_connections of the embedded Postgres.", _positive_int),
+    Setting("pg-fsync", True, "fsync of the embedded Postgres; only tests turn it off.", _bool),
     Setting("catalog-database", "bitio_catalog", "Name of the control-plane database."),
     # --- limits, with bit.io's values as defaults
-    Setting("storage-limit-default-bytes", 3221225472, "storage_limit_bytes of a new "
-            "database when the request names none (3 GiB).", _positive_int),
-    Setting("storage-limit-max-bytes", 10737418240, "Largest storage_limit_bytes; larger "
-            "requests are clamped (10 GiB).", _positive_int),
-    Setting("name-reservation-days", 30, "Days a deleted name stays reserved and a "
-            "renamed database stays reachable under its old name.", int),
-    Setting("query-timeout-s", 30.0, "statement_timeout of one /v2beta/query call.",
-            _positive_float),
-    Setting("query-max-bytes", 16777216, "Largest /v2beta/query result (16 MiB); a larger "
-            "one is an error, never a truncated answer.", _positive_int),
-    Setting("tenant-pool-size", 4, "Pooled connections per (database, principal) the "
-            "HTTP API keeps.", _positive_int),
-    Setting("catalog-pool-size", 8, "Pooled connections to the catalog database.",
-            _positive_int),
+    Setting(
+        "storage-limit-default-bytes",
+        3221225472,
+        "storage_limit_bytes of a new database when the request names none (3 GiB).",
+        _positive_int,
+    ),
+    Setting(
+        "storage-limit-max-bytes",
+        10737418240,
+        "Largest storage_limit_bytes; larger requests are clamped (10 GiB).",
+        _positive_int,
+    ),
+    Setting(
+        "name-reservation-days",
+        30,
+        "Days a deleted name stays reserved and a "
+        "renamed database stays reachable under its old name.",
+        int,
+    ),
+    Setting(
+        "query-timeout-s", 30.0, "statement_timeout of one /v2beta/query call.", _positive_float
+    ),
+    Setting(
+        "query-max-bytes",
+        16777216,
+        "Largest /v2beta/query result (16 MiB); a larger "
+        "one is an error, never a truncated answer.",
+        _positive_int,
+    ),
+    Setting(
+        "tenant-pool-size",
+        4,
+        "Pooled connections per (database, principal) the HTTP API keeps.",
+        _positive_int,
+    ),
+    Setting("catalog-pool-size", 8, "Pooled connections to the catalog database.", _positive_int),
     # --- the SDK and the CLI (client side)
-    Setting("api-url", "http://127.0.0.1:8080/v2beta", "SDK and CLI: base URL of the HTTP "
-            "API."),
+    Setting("api-url", "http://127.0.0.1:8080/v2beta", "SDK and CLI: base URL of the HTTP API."),
     Setting("db-host", "127.0.0.1", "SDK: host of the Postgres endpoint."),
     Setting("db-port", 5433, "SDK: port of the Postgres endpoint.", _port),
-    Setting("http-timeout-s", 300.0, "SDK: read timeout of one HTTP call (connect: 10 s).",
-            _positive_float),
+    Setting(
+        "http-timeout-s",
+        300.0,
+        "SDK: read timeout of one HTTP call (connect: 10 s).",
+        _positive_float,
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -37,8 +37,9 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ErrorCode("BIT100", "NotFound", 404, "Not Found"),
     ErrorCode("BIT101", "InvalidName", 400, "Invalid database name"),
     ErrorCode("BIT102", "NameConflict", 409, "A database with that name already exists"),
-    ErrorCode("BIT103", "NameReserved", 409, "That name is reserved after a recent delete or "
-              "rename"),
+    ErrorCode(
+        "BIT103", "NameReserved", 409, "That name is reserved after a recent delete or rename"
+    ),
     ErrorCode("BIT104", "DatabaseNotFound", 404, "Database not found"),
     ErrorCode("BIT105", "Forbidden", 403, "You do not have permission to do this"),
     ErrorCode("BIT106", "InvalidUsername", 400, "Invalid username"),
@@ -59,8 +60,12 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ErrorCode("BIT307", "InvalidDataFormat", 400, "data_format must be rows or objects"),
     ErrorCode("BIT308", "QueryConflict", 409, "The query violated a uniqueness constraint"),
     # import/export
-    ErrorCode("BIT400", "NotImplemented", 501, "Import and export jobs are not available on "
-              "this server yet"),
+    ErrorCode(
+        "BIT400",
+        "NotImplemented",
+        501,
+        "Import and export jobs are not available on this server yet",
+    ),
 )
 
 

@@ -64,9 +64,20 @@ class Server:
         started = time.monotonic()
         with open(Path(self.data_dir) / "serve.log", "a") as log:
             self.process = subprocess.Popen(
-                [*BIT, "serve", "--data-dir", self.data_dir, "--http-port",
-                 str(self.http_port), "--pg-port", str(self.pg_port)],
-                stdout=subprocess.PIPE, stderr=log, text=True, env=base_env(),
+                [
+                    *BIT,
+                    "serve",
+                    "--data-dir",
+                    self.data_dir,
+                    "--http-port",
+                    str(self.http_port),
+                    "--pg-port",
+                    str(self.pg_port),
+                ],
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                env=base_env(),
             )
         assert self.process.stdout is not None
         for line in self.process.stdout:
@@ -102,7 +113,10 @@ class Server:
     def create_user(self, name: str) -> str:
         out = subprocess.run(
             [*BIT, "admin", "create-user", name, "--data-dir", self.data_dir],
-            capture_output=True, text=True, env=base_env(), timeout=60,
+            capture_output=True,
+            text=True,
+            env=base_env(),
+            timeout=60,
         )
         assert out.returncode == 0, out.stderr + out.stdout
         creds = json.loads(out.stdout)

@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
+from pathlib import Path
 
 import pytest
 import requests
@@ -21,7 +22,7 @@ def pg_running(data_dir: str) -> bool:
     pid_file = os.path.join(data_dir, "pg", "postmaster.pid")
     if not os.path.exists(pid_file):
         return False
-    pid = int(open(pid_file).read().split()[0])
+    pid = int(Path(pid_file).read_text().split()[0])
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -48,14 +49,23 @@ def test_first_start_printed_the_admin_credentials_once(server: Server) -> None:
 
 def test_admin_create_user_while_serving(server: Server) -> None:
     key = server.create_user("carol")
-    response = requests.get(f"{server.api_url}/db/", headers={"Authorization": f"Bearer {key}"},
-                            timeout=5)
+    response = requests.get(
+        f"{server.api_url}/db/", headers={"Authorization": f"Bearer {key}"}, timeout=5
+    )
     assert response.json() == {"databases": []}
-    again = subprocess.run([*BIT, "admin", "create-user", "carol", "--data-dir", server.data_dir],
-                           capture_output=True, text=True, env=base_env())
+    again = subprocess.run(
+        [*BIT, "admin", "create-user", "carol", "--data-dir", server.data_dir],
+        capture_output=True,
+        text=True,
+        env=base_env(),
+    )
     assert again.returncode == 3 and "already exists" in again.stderr
-    bad = subprocess.run([*BIT, "admin", "create-user", "Bad Name", "--data-dir",
-                          server.data_dir], capture_output=True, text=True, env=base_env())
+    bad = subprocess.run(
+        [*BIT, "admin", "create-user", "Bad Name", "--data-dir", server.data_dir],
+        capture_output=True,
+        text=True,
+        env=base_env(),
+    )
     assert bad.returncode == 3 and "Invalid username" in bad.stderr
 
 
@@ -64,8 +74,9 @@ def test_restart_keeps_data_and_stops_postgres_on_sigterm() -> None:
     try:
         srv.start()
         headers = {"Authorization": f"Bearer {srv.admin_key}"}
-        created = requests.post(f"{srv.api_url}/db/", json={"name": "keep"}, headers=headers,
-                                timeout=30)
+        created = requests.post(
+            f"{srv.api_url}/db/", json={"name": "keep"}, headers=headers, timeout=30
+        )
         assert created.status_code == 201
         assert srv.stop(signal.SIGTERM) == 0
         assert not pg_running(srv.data_dir)
@@ -79,7 +90,10 @@ def test_restart_keeps_data_and_stops_postgres_on_sigterm() -> None:
 
         second = subprocess.run(
             [*BIT, "serve", "--data-dir", srv.data_dir, "--http-port", str(free_port())],
-            capture_output=True, text=True, env=base_env(), timeout=60,
+            capture_output=True,
+            text=True,
+            env=base_env(),
+            timeout=60,
         )
         assert second.returncode == 3 and "already using" in second.stderr
 
@@ -113,8 +127,13 @@ def test_recovers_from_a_crash_and_a_stale_pid_file() -> None:
 def test_admin_create_user_without_a_server() -> None:
     data_dir = make_data_dir("bitio-admin-")
     try:
-        out = subprocess.run([*BIT, "admin", "create-user", "dave", "--data-dir", data_dir],
-                             capture_output=True, text=True, env=base_env(), timeout=120)
+        out = subprocess.run(
+            [*BIT, "admin", "create-user", "dave", "--data-dir", data_dir],
+            capture_output=True,
+            text=True,
+            env=base_env(),
+            timeout=120,
+        )
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout)["username"] == "dave"
         assert not pg_running(data_dir)  # started for the command, stopped after

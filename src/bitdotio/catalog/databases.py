@@ -107,13 +107,16 @@ async def _check_reservation(
         )
         return
     raise BitError(
-        "BIT103", f"The name {name!r} is reserved after a recent delete or rename; "
-        "choose another name or wait for the reservation to end"
+        "BIT103",
+        f"The name {name!r} is reserved after a recent delete or rename; "
+        "choose another name or wait for the reservation to end",
     )
 
 
 async def _reserve(
-    conn: psycopg.AsyncConnection, record: DatabaseRecord, days: int,
+    conn: psycopg.AsyncConnection,
+    record: DatabaseRecord,
+    days: int,
     database_id: uuid.UUID | None,
 ) -> None:
     if days <= 0:

@@ -1,6 +1,6 @@
 """Name rules for users and databases, and parsing of ``owner/name`` (``owner.name`` on the wire).
 
-Decision (contract §10.12), documented in docs/reference/names.md:
+Decision (contract §10.12), documented in docs/reference/api.md:
 - usernames: 1-38 characters, lowercase letters, digits, ``_`` and ``-``, starting with a
   letter, digit or ``_`` (the owner part of the SDKs' ``^\\w.{0,37}?/`` check);
 - database names: 1-23 characters, letters, digits, ``_`` and ``-``, starting with a letter,

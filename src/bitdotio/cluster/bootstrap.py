@@ -47,8 +47,9 @@ def start_postgres(settings: Settings, *, exclusive: bool) -> Cluster:
     borrow the Postgres of a server running on it, or own it for the duration.
     """
     if settings.database_url:
-        return Cluster(ClusterAccess.from_url(settings.database_url, settings.catalog_database),
-                       None)
+        return Cluster(
+            ClusterAccess.from_url(settings.database_url, settings.catalog_database), None
+        )
     embedded = EmbeddedPostgres(
         settings.data_dir,
         bindir=settings.pg_bindir,
@@ -87,7 +88,7 @@ async def prepare_catalog(cluster: Cluster) -> None:
     for advisory in cluster.advisories:
         log.warning(
             "SECURITY: Postgres %s is affected by %s (%s). Upgrade the server packages.",
-            cluster.server_version, advisory.cve, advisory.summary,
+            cluster.server_version,
+            advisory.cve,
+            advisory.summary,
         )
-
-

@@ -120,8 +120,9 @@ class EmbeddedPostgres:
     def is_running(self) -> bool:
         if not (self.pg_dir / "postmaster.pid").exists():
             return False
-        result = self._run([str(self.bindir / "pg_ctl"), "status", "-D", str(self.pg_dir)],
-                           check=False)
+        result = self._run(
+            [str(self.bindir / "pg_ctl"), "status", "-D", str(self.pg_dir)], check=False
+        )
         return result.returncode == 0
 
     # --- steps
@@ -160,9 +161,17 @@ class EmbeddedPostgres:
         self._own(scratch)
         self._run(
             [
-                str(self.bindir / "initdb"), "-D", str(scratch), "-U", SUPERUSER,
-                "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
-                "--locale=C.UTF-8", "--no-instructions",
+                str(self.bindir / "initdb"),
+                "-D",
+                str(scratch),
+                "-U",
+                SUPERUSER,
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--no-instructions",
             ]
         )
         (scratch / "pg_hba.conf").write_text(

@@ -106,8 +106,9 @@ async def create_login_role(access: ClusterAccess, role_name: str) -> None:
 async def create_database(access: ClusterAccess, physical_name: str, owner_role: str) -> None:
     """The database, its roles and grants; on any failure, nothing is left behind."""
     ident = sql.Identifier(physical_name)
-    sys_role, group = sql.Identifier(_sys_role(physical_name)), sql.Identifier(
-        owner_group(physical_name)
+    sys_role, group = (
+        sql.Identifier(_sys_role(physical_name)),
+        sql.Identifier(owner_group(physical_name)),
     )
     try:
         async with platform_connection(access) as conn:
@@ -125,9 +126,7 @@ async def create_database(access: ClusterAccess, physical_name: str, owner_role:
             await conn.execute(
                 sql.SQL("GRANT CONNECT, CREATE ON DATABASE {} TO {}").format(ident, group)
             )
-            await conn.execute(
-                sql.SQL("GRANT {} TO {}").format(group, sql.Identifier(owner_role))
-            )
+            await conn.execute(sql.SQL("GRANT {} TO {}").format(group, sql.Identifier(owner_role)))
         async with platform_connection(access, physical_name) as conn:
             # The database is brand new: no tenant object exists yet to run as us (§1.7).
             await conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(group))
@@ -141,9 +140,7 @@ async def drop_database(access: ClusterAccess, physical_name: str) -> None:
     """Drop the database (ending its sessions) and its roles; missing pieces are fine."""
     async with platform_connection(access) as conn:
         await conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(physical_name)
-            )
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(physical_name))
         )
         for role in (owner_group(physical_name), _sys_role(physical_name)):
             await conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))

@@ -19,9 +19,13 @@ class Advisory:
 
 
 ADVISORIES: tuple[Advisory, ...] = (
-    Advisory(15, 150019, "CVE-2026-16239",
-             "type confusion in cursor CLOSE plus DECLARE lets any tenant run code as the "
-             "server's OS user; fixed in 15.19"),
+    Advisory(
+        15,
+        150019,
+        "CVE-2026-16239",
+        "type confusion in cursor CLOSE plus DECLARE lets any tenant run code as the "
+        "server's OS user; fixed in 15.19",
+    ),
 )
 
 

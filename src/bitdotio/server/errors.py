@@ -59,11 +59,11 @@ def error_body(error: BitError, error_id: str) -> dict[str, Any]:
 def render(error: BitError) -> JSONResponse:
     error_id = str(uuid.uuid4())
     level = logging.ERROR if error.http_status >= 500 else logging.INFO
-    log.log(level, "%s %s error_id=%s status=%s", error.code, error.kind, error_id,
-            error.http_status)
+    log.log(
+        level, "%s %s error_id=%s status=%s", error.code, error.kind, error_id, error.http_status
+    )
     headers = {"WWW-Authenticate": "Bearer"} if error.http_status == 401 else None
-    return JSONResponse(error_body(error, error_id), status_code=error.http_status,
-                        headers=headers)
+    return JSONResponse(error_body(error, error_id), status_code=error.http_status, headers=headers)
 
 
 def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -93,6 +93,7 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         error_id = str(uuid.uuid4())
-        log.exception("unexpected error error_id=%s on %s %s", error_id, request.method,
-                      request.url.path)
+        log.exception(
+            "unexpected error error_id=%s on %s %s", error_id, request.method, request.url.path
+        )
         return JSONResponse(error_body(BitError("BIT001"), error_id), status_code=500)

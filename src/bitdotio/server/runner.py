@@ -66,8 +66,7 @@ async def _serve(settings: Settings, cluster: Cluster) -> None:
     )
     base = settings.public_url or f"http://{settings.host}:{settings.http_port}"
     print(f"HTTP API: {base}/v2beta", flush=True)
-    print("Postgres endpoint: not available yet (the wire endpoint is a later release)",
-          flush=True)
+    print("Postgres endpoint: not available yet (the wire endpoint is a later release)", flush=True)
     await uvicorn.Server(config).serve()
 
 

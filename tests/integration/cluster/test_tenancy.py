@@ -12,8 +12,9 @@ from tests.integration.conftest import User
 
 def role_of(cluster: Cluster, user: User) -> str:
     with psycopg.connect(cluster.access.catalog()) as conn:
-        row = conn.execute("SELECT role_name FROM users WHERE username = %s",
-                           [user.username]).fetchone()
+        row = conn.execute(
+            "SELECT role_name FROM users WHERE username = %s", [user.username]
+        ).fetchone()
     assert row
     return str(row[0])
 
@@ -80,7 +81,8 @@ def test_database_is_owned_by_a_memberless_platform_role(
     with psycopg.connect(cluster.access.catalog()) as conn:
         owner = conn.execute(
             "SELECT r.rolname, r.rolcanlogin, d.datacl::text FROM pg_database d"
-            " JOIN pg_roles r ON r.oid = d.datdba WHERE d.datname = %s", [physical],
+            " JOIN pg_roles r ON r.oid = d.datdba WHERE d.datname = %s",
+            [physical],
         ).fetchone()
         assert owner is not None
         members = conn.execute(
@@ -104,8 +106,9 @@ def test_owner_cannot_take_over_the_database(cluster: Cluster, alice: User, data
                 conn.execute(stmt)
         # Without the grant option this is only a warning, and nothing is granted.
         conn.execute(f'GRANT CONNECT ON DATABASE "{physical}" TO PUBLIC')
-        acl = conn.execute("SELECT datacl::text FROM pg_database WHERE datname = %s",
-                           [physical]).fetchone()
+        acl = conn.execute(
+            "SELECT datacl::text FROM pg_database WHERE datname = %s", [physical]
+        ).fetchone()
         assert acl is not None and "=c" not in acl[0]
         conn.execute("CREATE TABLE mine (a int)")  # the tenant's DDL lives in public
         conn.execute("CREATE SCHEMA other")

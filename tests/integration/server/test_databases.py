@@ -9,8 +9,15 @@ from fastapi.testclient import TestClient
 from tests.integration.conftest import User
 
 DATABASE_KEYS = {
-    "id", "name", "date_created", "is_private", "role", "storage_limit_bytes",
-    "storage_usage_bytes", "usage_current", "usage_previous",
+    "id",
+    "name",
+    "date_created",
+    "is_private",
+    "role",
+    "storage_limit_bytes",
+    "storage_usage_bytes",
+    "usage_current",
+    "usage_previous",
 }
 
 
@@ -136,9 +143,7 @@ def test_duplicate_name_is_a_conflict(client: TestClient, alice: User, db_name: 
     assert response.json()["error"]["code"] == "BIT102"
 
 
-def test_invalid_names_are_rejected_and_nothing_is_created(
-    client: TestClient, alice: User
-) -> None:
+def test_invalid_names_are_rejected_and_nothing_is_created(client: TestClient, alice: User) -> None:
     for name in ("", "a/b", "a.b", "-x", "x" * 24, "spa ce", "é"):
         response = client.post("/v2beta/db/", json={"name": name}, headers=alice.headers)
         assert response.status_code == 400, name
@@ -154,8 +159,13 @@ def test_names_with_slashes_in_paths_are_not_found(client: TestClient, alice: Us
 
 
 def test_wrong_types_are_422_and_change_nothing(client: TestClient, alice: User) -> None:
-    for body in ({}, {"name": 5}, {"name": "ok", "storage_limit_bytes": "lots"},
-                 {"name": "ok", "storage_limit_bytes": 0}, [1, 2]):
+    for body in (
+        {},
+        {"name": 5},
+        {"name": "ok", "storage_limit_bytes": "lots"},
+        {"name": "ok", "storage_limit_bytes": 0},
+        [1, 2],
+    ):
         response = client.post("/v2beta/db/", json=body, headers=alice.headers)
         assert response.status_code == 422, body
         detail = response.json()["detail"]
@@ -173,7 +183,8 @@ def test_import_and_export_are_not_available_yet(
     client: TestClient, alice: User, db_name: str
 ) -> None:
     create(client, alice, db_name)
-    response = client.post(f"/v2beta/db/{alice.username}/{db_name}/export/", json={},
-                           headers=alice.headers)
+    response = client.post(
+        f"/v2beta/db/{alice.username}/{db_name}/export/", json={}, headers=alice.headers
+    )
     assert response.status_code == 501
     assert response.json()["error"]["code"] == "BIT400"

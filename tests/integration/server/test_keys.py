@@ -13,9 +13,14 @@ def _is_401(response) -> bool:
 
 
 def test_missing_malformed_and_unknown_keys_are_401(client: TestClient) -> None:
-    for headers in ({}, {"Authorization": "Bearer"}, {"Authorization": "Basic v2_abc"},
-                    {"Authorization": "Bearer v2_"}, {"Authorization": "Bearer v2_unknown_key"},
-                    {"Authorization": "Bearer v3_abc"}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Basic v2_abc"},
+        {"Authorization": "Bearer v2_"},
+        {"Authorization": "Bearer v2_unknown_key"},
+        {"Authorization": "Bearer v3_abc"},
+    ):
         assert _is_401(client.get("/v2beta/db/", headers=headers)), headers
 
 
@@ -27,13 +32,15 @@ def test_mint_and_revoke_one(client: TestClient, alice: User) -> None:
     assert body["api_key"].startswith("v2_")
     new = {"Authorization": f"Bearer {body['api_key']}"}
     assert client.get("/v2beta/db/", headers=new).status_code == 200
-    revoked = client.delete("/v2beta/api-key/", params={"api_key": body["api_key"]},
-                            headers=alice.headers)
+    revoked = client.delete(
+        "/v2beta/api-key/", params={"api_key": body["api_key"]}, headers=alice.headers
+    )
     assert revoked.status_code == 200 and revoked.json() is None
     assert _is_401(client.get("/v2beta/db/", headers=new))
     assert client.get("/v2beta/db/", headers=alice.headers).status_code == 200
-    again = client.delete("/v2beta/api-key/", params={"api_key": body["api_key"]},
-                          headers=alice.headers)
+    again = client.delete(
+        "/v2beta/api-key/", params={"api_key": body["api_key"]}, headers=alice.headers
+    )
     assert again.status_code == 404
 
 

@@ -18,15 +18,20 @@ def database(client: TestClient, alice: User, db_name: str) -> str:
 def query(client: TestClient, user: User, database: str, sql: str, fmt: str | None = None):
     params = {"data_format": fmt} if fmt is not None else None
     return client.post(
-        "/v2beta/query", params=params, headers=user.headers,
+        "/v2beta/query",
+        params=params,
+        headers=user.headers,
         json={"database_name": database, "query_string": sql},
     )
 
 
 def test_rows_and_objects(client: TestClient, alice: User, database: str) -> None:
     rows = query(client, alice, database, "SELECT 1 AS x")
-    assert rows.json() == {"query_string": "SELECT 1 AS x", "metadata": {"x": "integer"},
-                           "data": [[1]]}
+    assert rows.json() == {
+        "query_string": "SELECT 1 AS x",
+        "metadata": {"x": "integer"},
+        "data": [[1]],
+    }
     objects = query(client, alice, database, "SELECT 1 AS x", "objects")
     assert objects.json()["data"] == [{"x": 1}]
     assert query(client, alice, database, "SELECT 1 AS x", "").json()["data"] == [[1]]
@@ -40,12 +45,33 @@ def test_value_encoding(client: TestClient, alice: User, database: str) -> None:
         " '\\x41'::bytea AS raw, DATE '2023-01-02' AS d, NULL::text AS z, 'é' AS u"
     )
     body = query(client, alice, database, sql).json()
-    assert body["data"] == [[9007199254740993, "1.50", "NaN", 2.5, True, {"k": [1]}, [1, 2],
-                             "\\x41", "2023-01-02", None, "é"]]
+    assert body["data"] == [
+        [
+            9007199254740993,
+            "1.50",
+            "NaN",
+            2.5,
+            True,
+            {"k": [1]},
+            [1, 2],
+            "\\x41",
+            "2023-01-02",
+            None,
+            "é",
+        ]
+    ]
     assert body["metadata"] == {
-        "big": "bigint", "n": "numeric", "nan": "double precision", "f": "real",
-        "b": "boolean", "j": "jsonb", "a": "integer[]", "raw": "bytea", "d": "date",
-        "z": "text", "u": "text",
+        "big": "bigint",
+        "n": "numeric",
+        "nan": "double precision",
+        "f": "real",
+        "b": "boolean",
+        "j": "jsonb",
+        "a": "integer[]",
+        "raw": "bytea",
+        "d": "date",
+        "z": "text",
+        "u": "text",
     }
 
 
@@ -58,14 +84,20 @@ def test_duplicate_columns_are_suffixed(client: TestClient, alice: User, databas
 def test_user_defined_types_are_named(client: TestClient, alice: User, database: str) -> None:
     assert query(client, alice, database, "CREATE TYPE mood AS ENUM ('ok')").status_code == 200
     body = query(client, alice, database, "SELECT 'ok'::mood AS m").json()
-    assert body == {"query_string": "SELECT 'ok'::mood AS m", "metadata": {"m": "mood"},
-                    "data": [["ok"]]}
+    assert body == {
+        "query_string": "SELECT 'ok'::mood AS m",
+        "metadata": {"m": "mood"},
+        "data": [["ok"]],
+    }
 
 
 def test_ddl_dml_and_empty_results(client: TestClient, alice: User, database: str) -> None:
     assert query(client, alice, database, "CREATE TABLE t (a int)").json()["data"] == []
     assert query(client, alice, database, "INSERT INTO t VALUES (1), (2)").json() == {
-        "query_string": "INSERT INTO t VALUES (1), (2)", "metadata": {}, "data": []}
+        "query_string": "INSERT INTO t VALUES (1), (2)",
+        "metadata": {},
+        "data": [],
+    }
     empty = query(client, alice, database, "SELECT a FROM t WHERE false").json()
     assert empty["metadata"] == {"a": "integer"} and empty["data"] == []
 
@@ -107,7 +139,9 @@ def test_timeout_is_504_even_if_the_statement_lifts_it(
 def test_result_cap_is_an_error_not_truncation(
     client: TestClient, alice: User, database: str
 ) -> None:
-    response = query(client, alice, database, "SELECT repeat('x', 1000) FROM generate_series(1, 5000)")
+    response = query(
+        client, alice, database, "SELECT repeat('x', 1000) FROM generate_series(1, 5000)"
+    )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "BIT303"
     assert query(client, alice, database, "SELECT 1").status_code == 200
@@ -116,13 +150,20 @@ def test_result_cap_is_an_error_not_truncation(
 def test_no_session_state_survives_between_requests(
     client: TestClient, alice: User, database: str
 ) -> None:
-    for sql in ("SET statement_timeout = 0", "LISTEN chan", "CREATE TEMP TABLE tmp (a int)",
-                "SELECT pg_advisory_lock(42)", "SET ROLE NONE"):
+    for sql in (
+        "SET statement_timeout = 0",
+        "LISTEN chan",
+        "CREATE TEMP TABLE tmp (a int)",
+        "SELECT pg_advisory_lock(42)",
+        "SET ROLE NONE",
+    ):
         query(client, alice, database, sql)
     checks = {
         "SELECT current_setting('statement_timeout')": [["2s"]],
         "SELECT count(*) FROM pg_listening_channels()": [[0]],
-        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()": [[0]],
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()": [
+            [0]
+        ],
     }
     for sql, expected in checks.items():
         assert query(client, alice, database, sql).json()["data"] == expected, sql
@@ -142,9 +183,14 @@ def test_query_runs_as_the_callers_own_role(
 def test_tenants_cannot_reach_cluster_privileges(
     client: TestClient, alice: User, database: str
 ) -> None:
-    for sql in ("CREATE ROLE x", "COPY (SELECT 1) TO '/tmp/x'", "SELECT pg_read_file('PG_VERSION')",
-                "ALTER SYSTEM SET work_mem = '1GB'", "CREATE EXTENSION dblink",
-                "ALTER DATABASE current SET search_path = public"):
+    for sql in (
+        "CREATE ROLE x",
+        "COPY (SELECT 1) TO '/tmp/x'",
+        "SELECT pg_read_file('PG_VERSION')",
+        "ALTER SYSTEM SET work_mem = '1GB'",
+        "CREATE EXTENSION dblink",
+        "ALTER DATABASE current SET search_path = public",
+    ):
         response = query(client, alice, database, sql)
         assert response.status_code in (400, 403), (sql, response.text)
 
@@ -160,8 +206,7 @@ def test_unknown_and_invisible_databases_are_404(
 
 def test_empty_query_and_missing_fields(client: TestClient, alice: User, database: str) -> None:
     assert query(client, alice, database, "  ").status_code == 400
-    response = client.post("/v2beta/query", json={"database_name": database},
-                           headers=alice.headers)
+    response = client.post("/v2beta/query", json={"database_name": database}, headers=alice.headers)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "query_string"]
 

@@ -19,8 +19,7 @@ def route(router: APIRouter, path: str, method: str, **kwargs: Any) -> Callable[
     def decorator(func: F) -> F:
         bare = path.rstrip("/")
         router.add_api_route(bare, func, methods=[method], **kwargs)
-        router.add_api_route(bare + "/", func, methods=[method], include_in_schema=False,
-                             **kwargs)
+        router.add_api_route(bare + "/", func, methods=[method], include_in_schema=False, **kwargs)
         return func
 
     return decorator

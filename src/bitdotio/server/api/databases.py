@@ -87,8 +87,9 @@ async def _visible(state: AppState, principal: Principal, full: FullName) -> Dat
 
 def _clamp(state: AppState, limit: int | None) -> int:
     if limit is None:
-        return min(state.settings.storage_limit_default_bytes,
-                   state.settings.storage_limit_max_bytes)
+        return min(
+            state.settings.storage_limit_default_bytes, state.settings.storage_limit_max_bytes
+        )
     return min(limit, state.settings.storage_limit_max_bytes)
 
 
@@ -142,8 +143,9 @@ async def update_database(
                 raise BitError("BIT104")
             if record.role not in ("OWNER", "ADMIN"):
                 raise BitError("BIT105", "Only the owner or an admin can update a database")
-            await databases.update(conn, record, changes,
-                                   reservation_days=state.settings.name_reservation_days)
+            await databases.update(
+                conn, record, changes, reservation_days=state.settings.name_reservation_days
+            )
         updated = await databases.resolve(
             conn, principal.user_id, FullName(record.owner, changes.get("name", record.name))
         )
@@ -164,7 +166,9 @@ async def delete_database(
             raise BitError("BIT105", "Only the owner can delete a database")
         await state.pools.forget_database(record.physical_name)
         await tenancy.delete_database(
-            state.cluster.access, conn, record,
+            state.cluster.access,
+            conn,
+            record,
             reservation_days=state.settings.name_reservation_days,
         )
     return database_json(record)

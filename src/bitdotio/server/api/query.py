@@ -31,7 +31,5 @@ async def run_query(
     query_plan = await plan(state, principal, request)
     pool = await state.pools.tenant(query_plan.physical_name, query_plan.role_name)
     renderer = Renderer(request.data_format, query_plan.max_bytes)
-    type_names = await execute(pool, query_plan, request.query_string, renderer,
-                               state.type_names)
-    return Response(renderer.body(request.query_string, type_names),
-                    media_type="application/json")
+    type_names = await execute(pool, query_plan, request.query_string, renderer, state.type_names)
+    return Response(renderer.body(request.query_string, type_names), media_type="application/json")

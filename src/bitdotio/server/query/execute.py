@@ -32,11 +32,19 @@ def _user_error(exc: psycopg.Error) -> BitError:
     sqlstate = exc.sqlstate
     diag = exc.diag
     message = diag.message_primary or str(exc)
-    details = {k: v for k, v in (("detail", diag.message_detail), ("hint", diag.message_hint),
-                                 ("position", diag.statement_position)) if v}
+    details = {
+        k: v
+        for k, v in (
+            ("detail", diag.message_detail),
+            ("hint", diag.message_hint),
+            ("position", diag.statement_position),
+        )
+        if v
+    }
     if sqlstate == "42601" and "multiple commands" in message:
-        return BitError("BIT301", "Exactly one SQL statement per query: " + message,
-                        sqlstate=sqlstate)
+        return BitError(
+            "BIT301", "Exactly one SQL statement per query: " + message, sqlstate=sqlstate
+        )
     if sqlstate == "57014":
         return BitError("BIT302", message, sqlstate=sqlstate)
     status = status_for_sqlstate(sqlstate)
@@ -70,8 +78,9 @@ async def _stream(conn: psycopg.AsyncConnection, query_string: str, renderer: Re
         elif status == pq.ExecStatus.FATAL_ERROR and error is None:
             error = pgerrors.error_from_result(res, encoding=conn.info.encoding)
         elif status in (pq.ExecStatus.COPY_IN, pq.ExecStatus.COPY_OUT):
-            error = error or BitError("BIT300", "COPY is not available in /query; use a "
-                                      "direct connection")
+            error = error or BitError(
+                "BIT300", "COPY is not available in /query; use a direct connection"
+            )
             if status == pq.ExecStatus.COPY_IN:
                 with contextlib.suppress(psycopg.Error):  # the server's "COPY failed" echo
                     await conn.wait(generators.copy_end(pgconn, b"COPY is not available"))
@@ -85,7 +94,10 @@ async def _stream(conn: psycopg.AsyncConnection, query_string: str, renderer: Re
 
 
 async def execute(
-    pool: AsyncConnectionPool, plan: QueryPlan, query_string: str, renderer: Renderer,
+    pool: AsyncConnectionPool,
+    plan: QueryPlan,
+    query_string: str,
+    renderer: Renderer,
     type_names: dict[int, str],
 ) -> dict[int, str]:
     """Run the statement into ``renderer``; return type names for its columns' OIDs."""

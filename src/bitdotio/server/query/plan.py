@@ -28,8 +28,9 @@ async def plan(state: AppState, principal: Principal, request: QueryRequest) -> 
         raise BitError("BIT104")
     if record.grant is None:
         # A public database without a grant: the reader path comes with the access model.
-        raise BitError("BIT304", "Querying another user's public database is not available "
-                       "on this server yet")
+        raise BitError(
+            "BIT304", "Querying another user's public database is not available on this server yet"
+        )
     return QueryPlan(
         physical_name=record.physical_name,
         role_name=principal.role_name,

@@ -1,0 +1,66 @@
+"""``bit key`` and ``bit service-account``: thin wrappers over the SDK's key methods."""
+
+from __future__ import annotations
+
+import click
+
+from bitdotio.cli._options import echo_json, pass_sdk
+from bitdotio.sdk import BitdotioClient
+
+__all__ = ["key", "service_account"]
+
+
+@click.group("key")
+def key() -> None:
+    """Create and revoke API keys (also the Postgres password)."""
+
+
+@key.command("create")
+@pass_sdk
+def create_key(sdk: BitdotioClient) -> None:
+    """Create a key with your permissions and print the credentials as JSON."""
+    echo_json(sdk.create_key())
+
+
+@key.command("revoke")
+@click.option("--api-key", help="The key to revoke  [default: every key of yours]")
+@pass_sdk
+def revoke_keys(sdk: BitdotioClient, api_key: str | None) -> None:
+    """Revoke one key, or without --api-key all of yours, including the one in use."""
+    echo_json(sdk.revoke_keys(api_key))
+
+
+@click.group("service-account")
+def service_account() -> None:
+    """Inspect service accounts and manage their keys."""
+
+
+@service_account.command("list")
+@pass_sdk
+def list_service_accounts(sdk: BitdotioClient) -> None:
+    """Print the service accounts you created as a JSON array."""
+    echo_json(sdk.list_service_accounts())
+
+
+@service_account.command("info")
+@click.argument("service_account_id")
+@pass_sdk
+def service_account_info(sdk: BitdotioClient, service_account_id: str) -> None:
+    """Print one service account as JSON."""
+    echo_json(sdk.get_service_account(service_account_id))
+
+
+@service_account.command("create-key")
+@click.argument("service_account_id")
+@pass_sdk
+def create_service_account_key(sdk: BitdotioClient, service_account_id: str) -> None:
+    """Create a key for a service account and print the credentials as JSON."""
+    echo_json(sdk.create_service_account_key(service_account_id))
+
+
+@service_account.command("revoke-keys")
+@click.argument("service_account_id")
+@pass_sdk
+def revoke_service_account_keys(sdk: BitdotioClient, service_account_id: str) -> None:
+    """Revoke every key of a service account."""
+    echo_json(sdk.revoke_service_account_keys(service_account_id))

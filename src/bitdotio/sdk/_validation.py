@@ -1,0 +1,41 @@
+"""Client-side checks that run before any I/O, with 2.2.1's exact messages (contract §1, §5.2)."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "validate_database_name",
+    "validate_new_database_name",
+    "validate_pool_bounds",
+    "validate_token",
+]
+
+_TOKEN = re.compile(r"^v2_\w+$")
+# Owner part of at most 38 characters starting with a word character, then a 1-23 character
+# database part; extra slashes and punctuation pass, as they did in 2.2.1 (contract §1).
+_DATABASE_NAME = re.compile(r"^\w.{0,37}?/.{1,23}$")
+# The database part alone, as create_database takes it (the same rule as above's second half).
+_NEW_DATABASE_NAME = re.compile(r".{1,23}")
+
+
+def validate_token(token: object) -> None:
+    if not isinstance(token, str) or _TOKEN.fullmatch(token) is None:
+        raise ValueError("Invalid access token")
+
+
+def validate_database_name(db_name: object) -> None:
+    if not isinstance(db_name, str) or _DATABASE_NAME.fullmatch(db_name) is None:
+        raise ValueError("Invalid database name")
+
+
+def validate_new_database_name(name: object) -> None:
+    if not isinstance(name, str) or _NEW_DATABASE_NAME.fullmatch(name) is None:
+        raise ValueError("Invalid database name")
+
+
+def validate_pool_bounds(min_conn: int, max_conn: int) -> None:
+    if min_conn < 0 or max_conn < 0:
+        raise ValueError("min_conn and max_conn must both be greater than or equal to zero")
+    if min_conn >= max_conn:
+        raise ValueError("min_conn must be strictly less than max_conn")

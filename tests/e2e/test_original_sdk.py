@@ -1,0 +1,84 @@
+"""The original bitdotio 2.2.1 from PyPI, in its own venv, pointed at our server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Server, base_env
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV = ROOT / ".cache" / "bitdotio-2.2.1"
+
+
+@pytest.fixture(scope="session")
+def original_python() -> str:
+    """A venv with bitdotio==2.2.1 (and the requests-toolbelt it imports but does not declare)."""
+    python = VENV / "bin" / "python"
+    if not (VENV / ".installed").exists():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
+        subprocess.run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "bitdotio==2.2.1",
+                "requests-toolbelt",
+                "psycopg2-binary",
+            ],
+            check=True,
+        )
+        (VENV / ".installed").touch()
+    return str(python)
+
+
+def test_original_client_database_and_query_calls(original_python: str, server: Server) -> None:
+    key = server.create_user("legacy")
+    out = subprocess.run(
+        [
+            original_python,
+            str(Path(__file__).with_name("original_client.py")),
+            server.api_url,
+            key,
+            "orig-db",
+        ],
+        capture_output=True,
+        text=True,
+        env=base_env(),
+        timeout=120,
+        cwd="/",
+    )
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["version"] == "2.2.1"
+    assert result["created"]["name"] == "legacy/orig-db"
+    assert result["created"]["storage_limit_bytes"] == 1000000
+    assert result["created"]["is_private"] is False
+    assert result["listed"] == ["legacy/orig-db"]
+    assert result["got"] == result["created"] | {
+        "storage_usage_bytes": result["got"]["storage_usage_bytes"]
+    }
+    assert result["updated"]["name"] == "legacy/orig-db-2"
+    assert result["updated"]["is_private"] is True
+    assert result["empty_update"]["name"] == "legacy/orig-db-2"
+    assert result["rows"] == {
+        "query_string": "SELECT * FROM person ORDER BY age",
+        "metadata": {"name": "text", "age": "integer"},
+        "data": [["Alice", 45], ["Bob", 84]],
+    }
+    assert result["objects"]["data"] == [{"name": "Alice", "age": 45}, {"name": "Bob", "age": 84}]
+    assert result["unicode"]["data"] == [["é"]]
+    status, body = result["sql_error"]
+    assert status == 400 and body["error"]["sqlstate"] == "42P01"
+    assert result["not_found"][0] == 404
+    assert result["deleted"]["name"] == "legacy/orig-db-2"
+    status, body = result["bad_key"]
+    assert status == 401 and set(body) == {"detail", "uuid"}
