@@ -115,8 +115,9 @@ async def create_database(access: ClusterAccess, physical_name: str, owner_role:
             await conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sys_role))
             await conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(group))
             if not await _is_superuser(conn):
-                # PG15: creating a database owned by another role needs membership in it.
-                await conn.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sys_role))
+                # PG15: a CREATEROLE platform role must be a member of a role to create a
+                # database it owns, or to hand a schema to it.
+                await conn.execute(sql.SQL("GRANT {}, {} TO CURRENT_USER").format(sys_role, group))
             await conn.execute(
                 sql.SQL("CREATE DATABASE {} OWNER {} TEMPLATE template0 ENCODING 'UTF8'").format(
                     ident, sys_role
