@@ -76,6 +76,9 @@ class Pools:
                     min_size=0,
                     max_size=self._tenant_size,
                     open=False,
+                    # DISCARD ALL drops server-side prepared statements behind psycopg's
+                    # back: with auto-prepare, the 6th reuse failed with SQLSTATE 26000.
+                    kwargs={"prepare_threshold": None},
                     configure=self._configure,
                     reset=_discard_all,
                     max_idle=60,

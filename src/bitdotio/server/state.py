@@ -22,6 +22,7 @@ class AppState:
     ready: bool = False
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    # async: FastAPI runs a plain-def dependency in a worker thread on every request.
     state: AppState = request.app.state.bitio
     return state

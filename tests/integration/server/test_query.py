@@ -218,3 +218,13 @@ def test_copy_is_refused_cleanly(client: TestClient, alice: User, database: str)
         assert response.status_code == 400, sql
         assert "COPY" in response.json()["message"]
     assert query(client, alice, database, "SELECT 1").status_code == 200
+
+
+def test_many_queries_reuse_pooled_connections(
+    client: TestClient, alice: User, database: str
+) -> None:
+    """Regression: psycopg's auto-prepare plus DISCARD ALL broke the 6th reuse (26000)."""
+    for n in range(25):
+        response = query(client, alice, database, f"SELECT {n} AS n")
+        assert response.status_code == 200, (n, response.text)
+        assert response.json()["data"] == [[n]]
