@@ -27,7 +27,7 @@ class DatabaseRecord:
     name: str
     is_private: bool
     storage_limit_bytes: int
-    storage_usage_bytes: int
+    storage_usage_bytes: int | None  # only when asked for: pg_database_size walks the files
     date_created: datetime
     physical_name: str
     grant: str | None  # the requester's grant (OWNER, ADMIN, WRITER, READER), if any
@@ -46,13 +46,19 @@ class DatabaseRecord:
 
 _SELECT = """
 SELECT d.id, d.owner_id, o.username AS owner, d.name, d.is_private, d.storage_limit_bytes,
-       coalesce(pg_catalog.pg_database_size(pd.oid), 0) AS storage_usage_bytes,
-       d.date_created, d.physical_name, g.role AS grant
+       {usage} AS storage_usage_bytes, d.date_created, d.physical_name, g.role AS grant
 FROM databases d
 JOIN users o ON o.id = d.owner_id
-LEFT JOIN pg_catalog.pg_database pd ON pd.datname = d.physical_name
 LEFT JOIN database_grants g ON g.database_id = d.id AND g.user_id = %(user_id)s
 """
+_USAGE = (
+    "(SELECT coalesce(pg_catalog.pg_database_size(pd.oid), 0) FROM pg_catalog.pg_database pd"
+    " WHERE pd.datname = d.physical_name)"
+)
+
+
+def _select(*, with_usage: bool) -> str:
+    return _SELECT.replace("{usage}", _USAGE if with_usage else "NULL::bigint")
 
 _BY_NAME = """
 WHERE d.id = coalesce(
@@ -65,12 +71,17 @@ WHERE d.id = coalesce(
 
 
 async def resolve(
-    conn: psycopg.AsyncConnection, user_id: uuid.UUID, full: FullName, *, lock: bool = False
+    conn: psycopg.AsyncConnection,
+    user_id: uuid.UUID,
+    full: FullName,
+    *,
+    lock: bool = False,
+    with_usage: bool = False,
 ) -> DatabaseRecord | None:
     """The database ``full`` names (or named within the reservation period), if the user may
     see it: a grant, or a public database. Invisible and missing look the same (contract §2.3).
     """
-    query = _SELECT + _BY_NAME + (" FOR UPDATE OF d" if lock else "")
+    query = _select(with_usage=with_usage) + _BY_NAME + (" FOR UPDATE OF d" if lock else "")
     cur = conn.cursor(row_factory=class_row(DatabaseRecord))
     await cur.execute(query, {"user_id": user_id, "owner": full.owner, "name": full.name})
     record = await cur.fetchone()
@@ -83,7 +94,8 @@ async def list_for(conn: psycopg.AsyncConnection, user_id: uuid.UUID) -> list[Da
     """Databases the user owns or has a grant on; others' public databases are not listed."""
     cur = conn.cursor(row_factory=class_row(DatabaseRecord))
     await cur.execute(
-        _SELECT + " WHERE g.role IS NOT NULL ORDER BY d.date_created, d.id", {"user_id": user_id}
+        _select(with_usage=True) + " WHERE g.role IS NOT NULL ORDER BY d.date_created, d.id",
+        {"user_id": user_id},
     )
     return await cur.fetchall()
 

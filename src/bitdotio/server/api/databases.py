@@ -63,7 +63,7 @@ def database_json(record: DatabaseRecord) -> dict[str, Any]:
         "is_private": record.is_private,
         "role": record.role,
         "storage_limit_bytes": record.storage_limit_bytes,
-        "storage_usage_bytes": record.storage_usage_bytes,
+        "storage_usage_bytes": record.storage_usage_bytes or 0,
         "usage_current": current,
         "usage_previous": previous,
     }
@@ -79,7 +79,7 @@ def full_name_from_path(owner: str, rest: str) -> FullName:
 
 async def _visible(state: AppState, principal: Principal, full: FullName) -> DatabaseRecord:
     async with state.pools.catalog.connection() as conn:
-        record = await databases.resolve(conn, principal.user_id, full)
+        record = await databases.resolve(conn, principal.user_id, full, with_usage=True)
     if record is None:
         raise BitError("BIT104")
     return record
@@ -147,7 +147,10 @@ async def update_database(
                 conn, record, changes, reservation_days=state.settings.name_reservation_days
             )
         updated = await databases.resolve(
-            conn, principal.user_id, FullName(record.owner, changes.get("name", record.name))
+            conn,
+            principal.user_id,
+            FullName(record.owner, changes.get("name", record.name)),
+            with_usage=True,
         )
     assert updated is not None
     return database_json(updated)
@@ -159,7 +162,9 @@ async def delete_database(
 ) -> dict[str, Any]:
     full = full_name_from_path(owner, name)
     async with state.pools.catalog.connection() as conn, conn.transaction():
-        record = await databases.resolve(conn, principal.user_id, full, lock=True)
+        record = await databases.resolve(
+            conn, principal.user_id, full, lock=True, with_usage=True
+        )
         if record is None:
             raise BitError("BIT104")
         if record.role != "OWNER":
