@@ -60,6 +60,7 @@ _USAGE = (
 def _select(*, with_usage: bool) -> str:
     return _SELECT.replace("{usage}", _USAGE if with_usage else "NULL::bigint")
 
+
 _BY_NAME = """
 WHERE d.id = coalesce(
   (SELECT d2.id FROM databases d2 JOIN users o2 ON o2.id = d2.owner_id

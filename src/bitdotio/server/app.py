@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -44,12 +46,16 @@ def create_app(settings: Settings, cluster: Cluster) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await pools.open()
+        listener = asyncio.create_task(state.cache.listen(cluster.access.catalog()))
         try:
             state.type_names = await _builtin_type_names(pools)
             state.ready = True
             yield
         finally:
             state.ready = False
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
             await pools.close()
 
     app = FastAPI(

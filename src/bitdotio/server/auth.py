@@ -26,9 +26,7 @@ def bearer_key(request: Request) -> str:
 async def current_principal(
     request: Request, state: Annotated[AppState, Depends(get_state)]
 ) -> Principal:
-    key = bearer_key(request)
-    async with state.pools.catalog.connection() as conn:
-        principal = await keys.lookup(conn, key)
+    principal = await state.cache.principal(state.pools.catalog, bearer_key(request))
     if principal is None:
         raise BitError("BIT200")
     request.state.key_id = principal.key_id  # logged instead of the key

@@ -9,6 +9,7 @@ from fastapi import Request
 from bitdotio.cluster.bootstrap import Cluster
 from bitdotio.cluster.pools import Pools
 from bitdotio.config import Settings
+from bitdotio.server.cache import LookupCache
 
 __all__ = ["AppState", "get_state"]
 
@@ -18,6 +19,7 @@ class AppState:
     settings: Settings
     cluster: Cluster
     pools: Pools
+    cache: LookupCache = field(default_factory=LookupCache)
     type_names: dict[int, str] = field(default_factory=dict)  # builtin OID -> format_type
     ready: bool = False
 

@@ -114,6 +114,7 @@ async def create_database(
         is_private=True if body.is_private is None else body.is_private,
         storage_limit_bytes=_clamp(state, body.storage_limit_bytes),
     )
+    state.cache.invalidate()
     record = await _visible(state, principal, FullName(principal.username, body.name))
     return JSONResponse(database_json(record), status_code=201)
 
@@ -146,6 +147,7 @@ async def update_database(
             await databases.update(
                 conn, record, changes, reservation_days=state.settings.name_reservation_days
             )
+        state.cache.invalidate()
         updated = await databases.resolve(
             conn,
             principal.user_id,
@@ -162,9 +164,7 @@ async def delete_database(
 ) -> dict[str, Any]:
     full = full_name_from_path(owner, name)
     async with state.pools.catalog.connection() as conn, conn.transaction():
-        record = await databases.resolve(
-            conn, principal.user_id, full, lock=True, with_usage=True
-        )
+        record = await databases.resolve(conn, principal.user_id, full, lock=True, with_usage=True)
         if record is None:
             raise BitError("BIT104")
         if record.role != "OWNER":
@@ -176,6 +176,7 @@ async def delete_database(
             record,
             reservation_days=state.settings.name_reservation_days,
         )
+    state.cache.invalidate()
     return database_json(record)
 
 

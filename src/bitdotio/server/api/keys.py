@@ -43,4 +43,5 @@ async def revoke_keys(
                 raise BitError("BIT201")
         else:
             await keys.revoke_all(conn, principal.user_id)
+    state.cache.invalidate()
     return JSONResponse(None)

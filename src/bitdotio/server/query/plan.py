@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bitdotio.catalog import databases
 from bitdotio.catalog.keys import Principal
 from bitdotio.errors import BitError
 from bitdotio.server.query.parse import QueryRequest
@@ -22,8 +21,7 @@ class QueryPlan:
 
 
 async def plan(state: AppState, principal: Principal, request: QueryRequest) -> QueryPlan:
-    async with state.pools.catalog.connection() as conn:
-        record = await databases.resolve(conn, principal.user_id, request.database)
+    record = await state.cache.database(state.pools.catalog, principal.user_id, request.database)
     if record is None:
         raise BitError("BIT104")
     if record.grant is None:

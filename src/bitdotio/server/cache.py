@@ -1,0 +1,96 @@
+"""Cached catalog lookups for the request path: API key -> principal, name -> database.
+
+Coherent across processes: a trigger announces every catalog change on ``bitio_catalog`` at
+commit (migration 0002) and ``listen`` drops everything when one arrives; this process's own
+writes drop it at once through ``invalidate``. A generation counter keeps a read that raced a
+change from being stored, entries expire after ``ttl_s`` anyway, and nothing is cached while
+the listener is not connected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from bitdotio.catalog import databases, keys
+from bitdotio.catalog.databases import DatabaseRecord
+from bitdotio.catalog.keys import Principal
+from bitdotio.catalog.names import FullName
+
+__all__ = ["LookupCache"]
+
+log = logging.getLogger("bitdotio.server")
+
+CHANNEL = "bitio_catalog"
+_MAX_ENTRIES = 10_000
+
+T = TypeVar("T")
+
+
+class LookupCache:
+    def __init__(self, ttl_s: float = 30.0) -> None:
+        self.ttl_s = ttl_s
+        self.listening = False
+        self._generation = 0
+        self._entries: dict[object, tuple[float, object]] = {}
+
+    def invalidate(self) -> None:
+        self._generation += 1
+        self._entries.clear()
+
+    async def _cached(self, key: object, load: Callable[[], Awaitable[T | None]]) -> T | None:
+        hit = self._entries.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]  # type: ignore[return-value]
+        generation = self._generation
+        value = await load()
+        if value is not None and self.listening and generation == self._generation:
+            if len(self._entries) >= _MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[key] = (time.monotonic() + self.ttl_s, value)
+        return value
+
+    async def principal(self, pool: AsyncConnectionPool, key: str) -> Principal | None:
+        async def load() -> Principal | None:
+            async with pool.connection() as conn:
+                return await keys.lookup(conn, key)
+
+        if not keys.is_well_formed(key):
+            return None
+        return await self._cached(("key", keys.hash_key(key)), load)
+
+    async def database(
+        self, pool: AsyncConnectionPool, user_id: uuid.UUID, full: FullName
+    ) -> DatabaseRecord | None:
+        async def load() -> DatabaseRecord | None:
+            async with pool.connection() as conn:
+                return await databases.resolve(conn, user_id, full)
+
+        return await self._cached(("db", user_id, full.owner, full.name.lower()), load)
+
+    async def listen(self, conninfo: str, retry_s: float = 1.0) -> None:
+        """Run until cancelled: LISTEN for catalog changes, reconnecting when dropped."""
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    self.invalidate()
+                    self.listening = True
+                    async for _ in conn.notifies():
+                        self.invalidate()
+            except psycopg.Error as exc:
+                log.warning(
+                    "catalog change listener lost (%s); caching is off until it is back",
+                    type(exc).__name__,
+                )
+            finally:
+                self.listening = False
+                self.invalidate()
+            await asyncio.sleep(retry_s)
