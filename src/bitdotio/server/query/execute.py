@@ -2,18 +2,20 @@
 
 ``BEGIN; SET LOCAL statement_timeout``, then exactly one statement through the extended
 protocol (a second statement fails with 42601 instead of running: security.md §1.8), streamed
-in chunks so a huge result is stopped at the byte cap instead of filling memory, then COMMIT.
-The pool runs ``DISCARD ALL`` before the connection is reused.
+in chunks so a huge result is stopped at the byte cap instead of filling memory, then COMMIT;
+all four are pipelined in one round trip. The pool runs ``DISCARD ALL`` before the connection
+is reused.
 """
 
 from __future__ import annotations
 
-import contextlib
-
 import psycopg
 from psycopg import errors as pgerrors
 from psycopg import generators, pq, sql
+from psycopg.abc import PQGen
 from psycopg.adapt import Transformer
+from psycopg.pq.abc import PGresult
+from psycopg.waiting import Wait
 from psycopg_pool import AsyncConnectionPool
 
 from bitdotio.errors import BitError
@@ -52,45 +54,96 @@ def _user_error(exc: psycopg.Error) -> BitError:
     return BitError(code, message, sqlstate=sqlstate, details=details, http_status=status)
 
 
-async def _stream(conn: psycopg.AsyncConnection, query_string: str, renderer: Renderer) -> None:
-    pgconn = conn.pgconn
-    pgconn.send_query_params(query_string.encode(), None)
-    pgconn.set_chunked_rows_mode(_CHUNK_ROWS)
-    await conn.wait(generators.send(pgconn))
-    tx = Transformer(conn)
-    first = True
-    error: psycopg.Error | BitError | None = None
-    while (res := await conn.wait(generators.fetch(pgconn))) is not None:
+class _Pipeline:
+    """``BEGIN``, ``SET LOCAL statement_timeout``, the statement and ``COMMIT`` sent at once in
+    libpq pipeline mode (one round trip, extended protocol for all four), then the results
+    read back in order, the statement's in chunks of ``_CHUNK_ROWS`` rows.
+
+    The exchange is one psycopg generator driven by a single ``conn.wait``: it yields only
+    when it must wait for the socket, which keeps the per-request overhead low.
+    """
+
+    BEGIN, SET_TIMEOUT, STATEMENT, COMMIT = range(4)
+
+    def __init__(self, conn: psycopg.AsyncConnection, renderer: Renderer) -> None:
+        self.conn = conn
+        self.renderer = renderer
+        self.tx = Transformer(conn)
+        self.first_chunk = True
+        self.error: psycopg.Error | BitError | None = None
+
+    async def run(self, query_string: str, timeout_ms: int) -> None:
+        conn, pgconn = self.conn, self.conn.pgconn
+        set_timeout = sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(timeout_ms))
+        statements = [b"BEGIN", set_timeout.as_bytes(conn), query_string.encode(), b"COMMIT"]
+        pgconn.enter_pipeline_mode()
+        try:
+            await conn.wait(self._exchange(statements))
+        except psycopg.OperationalError:
+            # COPY FROM STDIN sees our pipelined COMMIT and Sync as a protocol violation and
+            # the server drops the connection (the pool discards it): still the user's error.
+            if isinstance(self.error, BitError):
+                raise self.error from None
+            raise
+        finally:
+            if not conn.closed:
+                pgconn.exit_pipeline_mode()
+        if self.error is not None:
+            await conn.execute("ROLLBACK")  # the explicit transaction is left aborted
+            raise _user_error(self.error) if isinstance(self.error, psycopg.Error) else self.error
+
+    def _exchange(self, statements: list[bytes]) -> PQGen[None]:
+        pgconn = self.conn.pgconn
+        for statement in statements:
+            pgconn.send_query_params(statement, None)
+        pgconn.pipeline_sync()
+        yield from generators.send(pgconn)
+        step = self.BEGIN
+        while True:
+            res = yield from generators.fetch(pgconn)
+            if res is None:  # the end of one statement's results
+                step += 1
+                if step == self.STATEMENT:
+                    pgconn.set_chunked_rows_mode(_CHUNK_ROWS)
+                continue
+            status = res.status
+            if status == pq.ExecStatus.PIPELINE_SYNC:
+                return
+            if status == pq.ExecStatus.FATAL_ERROR and self.error is None:
+                error = pgerrors.error_from_result(res, encoding=self.conn.info.encoding)
+                if step not in (self.STATEMENT, self.COMMIT):  # ours, not the user's
+                    raise error
+                self.error = error
+            elif step == self.STATEMENT:
+                yield from self._statement_result(res)
+
+    def _statement_result(self, res: PGresult) -> PQGen[None]:
         status = res.status
-        if status in _ROWS and error is None:
-            tx.set_pgresult(res, set_loaders=first)
-            if first:
-                renderer.set_columns(
+        if status in _ROWS and self.error is None:
+            self.tx.set_pgresult(res, set_loaders=self.first_chunk)
+            if self.first_chunk:
+                self.renderer.set_columns(
                     [(res.fname(i) or b"").decode() for i in range(res.nfields)],
                     [res.ftype(i) for i in range(res.nfields)],
                 )
-                first = False
+                self.first_chunk = False
             try:
-                renderer.add_rows(tx.load_rows(0, res.ntuples, tuple))
+                self.renderer.add_rows(self.tx.load_rows(0, res.ntuples, tuple))
             except BitError as exc:
-                error = exc
-                await conn.cancel_safe()
-        elif status == pq.ExecStatus.FATAL_ERROR and error is None:
-            error = pgerrors.error_from_result(res, encoding=conn.info.encoding)
+                self.error = exc
+                self.conn.pgconn.get_cancel().cancel()  # a local socket: quick
         elif status in (pq.ExecStatus.COPY_IN, pq.ExecStatus.COPY_OUT):
-            error = error or BitError(
+            self.error = self.error or BitError(
                 "BIT300", "COPY is not available in /query; use a direct connection"
             )
-            if status == pq.ExecStatus.COPY_IN:
-                with contextlib.suppress(psycopg.Error):  # the server's "COPY failed" echo
-                    await conn.wait(generators.copy_end(pgconn, b"COPY is not available"))
-            else:
-                while isinstance(await conn.wait(generators.copy_from(pgconn)), memoryview):
+            pgconn = self.conn.pgconn
+            if status == pq.ExecStatus.COPY_OUT:
+                while isinstance((yield from generators.copy_from(pgconn)), memoryview):
                     pass
-    if isinstance(error, psycopg.Error):
-        raise _user_error(error)
-    if error is not None:
-        raise error
+            else:
+                while pgconn.put_copy_end(b"COPY is not available in /query") == 0:
+                    yield Wait.W
+                yield from generators.send(pgconn)
 
 
 async def execute(
@@ -103,26 +156,14 @@ async def execute(
     """Run the statement into ``renderer``; return type names for its columns' OIDs."""
     try:
         async with pool.connection() as conn:
-            await conn.execute(
-                sql.SQL("BEGIN; SET LOCAL statement_timeout = {}").format(
-                    sql.Literal(plan.timeout_ms)
-                )
-            )
-            try:
-                await _stream(conn, query_string, renderer)
-                names = await _type_names(conn, renderer.type_oids, type_names)
-                await conn.execute("COMMIT")
-            except BaseException:
-                if conn.info.transaction_status != pq.TransactionStatus.UNKNOWN:
-                    await conn.execute("ROLLBACK")
-                raise
+            await _Pipeline(conn, renderer).run(query_string, plan.timeout_ms)
+            return await _type_names(conn, renderer.type_oids, type_names)
     except psycopg.OperationalError as exc:
         if exc.sqlstate and not exc.sqlstate.startswith(("08", "53", "57P")):
-            raise _user_error(exc) from None  # e.g. a deferred constraint failing at COMMIT
+            raise _user_error(exc) from None
         raise BitError("BIT305") from None
     except psycopg.Error as exc:
         raise _user_error(exc) from None
-    return names
 
 
 async def _type_names(
