@@ -2,13 +2,15 @@
 
 Tenant pools are keyed by the principal's own role (security.md §1.5, §1.8): never a shared
 role plus ``SET ROLE``. A returned tenant connection runs ``DISCARD ALL`` so no SET, LISTEN,
-prepared statement, temp table or advisory lock outlives the request that made it.
+prepared statement, temp table or advisory lock outlives the request that made it, unless its
+user already ran it as the last thing on the connection and said so (``mark_discarded``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 
 import psycopg
@@ -25,10 +27,6 @@ Configure = Callable[[psycopg.AsyncConnection], Awaitable[None]]
 
 async def _autocommit(conn: psycopg.AsyncConnection) -> None:
     await conn.set_autocommit(True)
-
-
-async def _discard_all(conn: psycopg.AsyncConnection) -> None:
-    await conn.execute("DISCARD ALL")
 
 
 class Pools:
@@ -53,6 +51,7 @@ class Pools:
         )
         self._tenant: dict[tuple[str, str], AsyncConnectionPool] = {}
         self._lock = asyncio.Lock()
+        self._discarded: weakref.WeakSet[psycopg.AsyncConnection] = weakref.WeakSet()
 
     async def open(self) -> None:
         await self.catalog.open(wait=True, timeout=30)
@@ -80,7 +79,7 @@ class Pools:
                     # back: with auto-prepare, the 6th reuse failed with SQLSTATE 26000.
                     kwargs={"prepare_threshold": None},
                     configure=self._configure,
-                    reset=_discard_all,
+                    reset=self._reset,
                     max_idle=60,
                     name=f"tenant:{physical_name}:{role_name}",
                 )
@@ -92,6 +91,16 @@ class Pools:
         await conn.set_autocommit(True)
         if self._configure_tenant is not None:
             await self._configure_tenant(conn)
+
+    def mark_discarded(self, conn: psycopg.AsyncConnection) -> None:
+        """``conn`` ran ``DISCARD ALL`` as its last statement: its return needs no reset."""
+        self._discarded.add(conn)
+
+    async def _reset(self, conn: psycopg.AsyncConnection) -> None:
+        if conn in self._discarded:
+            self._discarded.discard(conn)
+            return
+        await conn.execute("DISCARD ALL")
 
     async def forget_database(self, physical_name: str) -> None:
         """Close every pool on a database that is about to be dropped."""

@@ -228,3 +228,31 @@ def test_many_queries_reuse_pooled_connections(
         response = query(client, alice, database, f"SELECT {n} AS n")
         assert response.status_code == 200, (n, response.text)
         assert response.json()["data"] == [[n]]
+
+
+def test_transaction_control_and_errors_leave_the_connection_usable(
+    client: TestClient, alice: User, database: str
+) -> None:
+    statements = [
+        "BEGIN",
+        "COMMIT",
+        "ROLLBACK",
+        "SELECT 1/0",
+        "SAVEPOINT s",
+        "SELECT 1; SELECT 2",
+        "PREPARE p AS SELECT 1",
+        "DECLARE c CURSOR WITH HOLD FOR SELECT 1",
+        "ABORT",
+        "SET search_path = nowhere",
+    ]
+    for _ in range(3):  # more rounds than the pool has connections
+        for sql in statements:
+            response = query(client, alice, database, sql)
+            assert response.status_code in (200, 400), (sql, response.text)
+        checks = {
+            "SELECT count(*) FROM pg_prepared_statements": [[0]],
+            "SELECT count(*) FROM pg_cursors WHERE name <> ''": [[0]],
+            "SHOW search_path": [['"$user", public']],
+        }
+        for sql, expected in checks.items():
+            assert query(client, alice, database, sql).json()["data"] == expected, sql

@@ -29,7 +29,8 @@ async def run_query(
 ) -> Response:
     request = parse(body, data_format)
     query_plan = await plan(state, principal, request)
-    pool = await state.pools.tenant(query_plan.physical_name, query_plan.role_name)
     renderer = Renderer(request.data_format, query_plan.max_bytes)
-    type_names = await execute(pool, query_plan, request.query_string, renderer, state.type_names)
+    type_names = await execute(
+        state.pools, query_plan, request.query_string, renderer, state.type_names
+    )
     return Response(renderer.body(request.query_string, type_names), media_type="application/json")

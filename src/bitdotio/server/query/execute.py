@@ -9,15 +9,16 @@ is reused.
 
 from __future__ import annotations
 
+import asyncio
+
 import psycopg
 from psycopg import errors as pgerrors
 from psycopg import generators, pq, sql
 from psycopg.abc import PQGen
 from psycopg.adapt import Transformer
 from psycopg.pq.abc import PGresult
-from psycopg.waiting import Wait
-from psycopg_pool import AsyncConnectionPool
 
+from bitdotio.cluster.pools import Pools
 from bitdotio.errors import BitError
 from bitdotio.server.errors import status_for_sqlstate
 from bitdotio.server.query.plan import QueryPlan
@@ -26,6 +27,7 @@ from bitdotio.server.query.render import Renderer
 __all__ = ["execute"]
 
 _CHUNK_ROWS = 500
+_EXCHANGE_GRACE_S = 15.0
 _ROWS = (pq.ExecStatus.TUPLES_CHUNK, pq.ExecStatus.SINGLE_TUPLE, pq.ExecStatus.TUPLES_OK)
 
 
@@ -54,16 +56,23 @@ def _user_error(exc: psycopg.Error) -> BitError:
     return BitError(code, message, sqlstate=sqlstate, details=details, http_status=status)
 
 
+class _ConnectionSacrificed(Exception):
+    """The exchange cannot be finished; the connection must be closed."""
+
+
 class _Pipeline:
-    """``BEGIN``, ``SET LOCAL statement_timeout``, the statement and ``COMMIT`` sent at once in
-    libpq pipeline mode (one round trip, extended protocol for all four), then the results
-    read back in order, the statement's in chunks of ``_CHUNK_ROWS`` rows.
+    """``BEGIN``, ``SET LOCAL statement_timeout``, the statement, ``COMMIT``, a Sync, then
+    ``DISCARD ALL`` (which must run outside the transaction) sent at once in libpq pipeline
+    mode: one round trip, extended protocol for all. Results are read back in order, the
+    statement's in chunks of ``_CHUNK_ROWS`` rows.
 
     The exchange is one psycopg generator driven by a single ``conn.wait``: it yields only
     when it must wait for the socket, which keeps the per-request overhead low.
     """
 
-    BEGIN, SET_TIMEOUT, STATEMENT, COMMIT = range(4)
+    # Where the exchange is: each statement's results end with a NULL, each Sync with its own
+    # PIPELINE_SYNC result; both move to the next step.
+    BEGIN, SET_TIMEOUT, STATEMENT, COMMIT, SYNC, DISCARD, FINAL_SYNC, DONE = range(8)
 
     def __init__(self, conn: psycopg.AsyncConnection, renderer: Renderer) -> None:
         self.conn = conn
@@ -71,6 +80,8 @@ class _Pipeline:
         self.tx = Transformer(conn)
         self.first_chunk = True
         self.error: psycopg.Error | BitError | None = None
+        self.discarded = False
+        self.step = self.BEGIN
 
     async def run(self, query_string: str, timeout_ms: int) -> None:
         conn, pgconn = self.conn, self.conn.pgconn
@@ -78,18 +89,22 @@ class _Pipeline:
         statements = [b"BEGIN", set_timeout.as_bytes(conn), query_string.encode(), b"COMMIT"]
         pgconn.enter_pipeline_mode()
         try:
-            await conn.wait(self._exchange(statements))
-        except psycopg.OperationalError:
-            # COPY FROM STDIN sees our pipelined COMMIT and Sync as a protocol violation and
-            # the server drops the connection (the pool discards it): still the user's error.
-            if isinstance(self.error, BitError):
-                raise self.error from None
-            raise
+            # A safety net for the exchange itself; the server enforces the statement timeout.
+            async with asyncio.timeout(timeout_ms / 1000 + _EXCHANGE_GRACE_S):
+                await conn.wait(self._exchange(statements))
+        except _ConnectionSacrificed:
+            await conn.close()
+            assert isinstance(self.error, BitError)
+            raise self.error from None
+        except TimeoutError:
+            await conn.close()
+            raise BitError("BIT305", "The database did not answer in time") from None
         finally:
             if not conn.closed:
                 pgconn.exit_pipeline_mode()
         if self.error is not None:
-            await conn.execute("ROLLBACK")  # the explicit transaction is left aborted
+            if conn.info.transaction_status != pq.TransactionStatus.IDLE:
+                await conn.execute("ROLLBACK")  # the explicit transaction is left aborted
             raise _user_error(self.error) if isinstance(self.error, psycopg.Error) else self.error
 
     def _exchange(self, statements: list[bytes]) -> PQGen[None]:
@@ -97,19 +112,25 @@ class _Pipeline:
         for statement in statements:
             pgconn.send_query_params(statement, None)
         pgconn.pipeline_sync()
+        pgconn.send_query_params(b"DISCARD ALL", None)
+        pgconn.pipeline_sync()
         yield from generators.send(pgconn)
-        step = self.BEGIN
-        while True:
+        self.step = self.BEGIN
+        while self.step != self.DONE:
             res = yield from generators.fetch(pgconn)
             if res is None:  # the end of one statement's results
-                step += 1
-                if step == self.STATEMENT:
+                self.step += 1
+                if self.step == self.STATEMENT:
                     pgconn.set_chunked_rows_mode(_CHUNK_ROWS)
                 continue
             status = res.status
+            step = self.step
             if status == pq.ExecStatus.PIPELINE_SYNC:
-                return
-            if status == pq.ExecStatus.FATAL_ERROR and self.error is None:
+                self.step += 1
+            elif step == self.DISCARD:
+                # After a failed statement it meets the aborted transaction: the pool resets.
+                self.discarded = status == pq.ExecStatus.COMMAND_OK
+            elif status == pq.ExecStatus.FATAL_ERROR and self.error is None:
                 error = pgerrors.error_from_result(res, encoding=self.conn.info.encoding)
                 if step not in (self.STATEMENT, self.COMMIT):  # ours, not the user's
                     raise error
@@ -136,28 +157,34 @@ class _Pipeline:
             self.error = self.error or BitError(
                 "BIT300", "COPY is not available in /query; use a direct connection"
             )
-            pgconn = self.conn.pgconn
-            if status == pq.ExecStatus.COPY_OUT:
-                while isinstance((yield from generators.copy_from(pgconn)), memoryview):
-                    pass
-            else:
-                while pgconn.put_copy_end(b"COPY is not available in /query") == 0:
-                    yield Wait.W
-                yield from generators.send(pgconn)
+            if status == pq.ExecStatus.COPY_IN:
+                # The server now waits for data while our pipelined statements queue behind
+                # it: no clean way back. Drop the connection (the pool discards it).
+                raise _ConnectionSacrificed
+            while isinstance((yield from generators.copy_from(self.conn.pgconn)), memoryview):
+                pass
+            self.step += 1  # copy_from consumed the NULL that ends the statement's results
 
 
 async def execute(
-    pool: AsyncConnectionPool,
+    pools: Pools,
     plan: QueryPlan,
     query_string: str,
     renderer: Renderer,
     type_names: dict[int, str],
 ) -> dict[int, str]:
     """Run the statement into ``renderer``; return type names for its columns' OIDs."""
+    pool = await pools.tenant(plan.physical_name, plan.role_name)
     try:
         async with pool.connection() as conn:
-            await _Pipeline(conn, renderer).run(query_string, plan.timeout_ms)
-            return await _type_names(conn, renderer.type_oids, type_names)
+            pipeline = _Pipeline(conn, renderer)
+            try:
+                await pipeline.run(query_string, plan.timeout_ms)
+                names = await _type_names(conn, renderer.type_oids, type_names)
+            finally:
+                if pipeline.discarded:  # _type_names's SELECT leaves no session state
+                    pools.mark_discarded(conn)
+            return names
     except psycopg.OperationalError as exc:
         if exc.sqlstate and not exc.sqlstate.startswith(("08", "53", "57P")):
             raise _user_error(exc) from None
