@@ -58,7 +58,8 @@ def error_body(error: BitError, error_id: str) -> dict[str, Any]:
 
 def render(error: BitError) -> JSONResponse:
     error_id = str(uuid.uuid4())
-    level = logging.ERROR if error.http_status >= 500 else logging.INFO
+    # 501 (a feature this release lacks) is expected; other 5xx are the platform's fault.
+    level = logging.ERROR if error.http_status >= 500 and error.http_status != 501 else logging.INFO
     log.log(
         level, "%s %s error_id=%s status=%s", error.code, error.kind, error_id, error.http_status
     )

@@ -55,6 +55,7 @@ def test_every_error_path_has_the_contract_shape(
         ("GET", "/v2beta/nowhere", h, None, 404),
         ("PUT", "/v2beta/db/", h, None, 405),
         ("POST", f"/v2beta/db/{full}/import/", h, None, 501),
+        ("POST", f"/v2beta/db/{full}", h, None, 405),
     ]
     for method, path, headers, body, status in cases:
         kwargs: dict[str, Any] = {"headers": headers}

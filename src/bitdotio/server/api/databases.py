@@ -183,5 +183,8 @@ async def delete_database(
 @route(router, "/db/{owner}/{name:path}", "POST")
 async def create_job(owner: str, name: str, principal: CurrentPrincipal) -> None:
     """``.../import/`` and ``.../export/`` (contract §2.2 rows 6 and 8)."""
-    full_name_from_path(owner, name.removesuffix("/").rsplit("/", 1)[0])
+    database, _, action = name.removesuffix("/").rpartition("/")
+    if action not in ("import", "export"):
+        raise BitError("BIT108")
+    full_name_from_path(owner, database)
     raise BitError("BIT400")
