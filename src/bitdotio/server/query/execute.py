@@ -10,6 +10,7 @@ is reused.
 from __future__ import annotations
 
 import asyncio
+import functools
 
 import psycopg
 from psycopg import errors as pgerrors
@@ -56,6 +57,11 @@ def _user_error(exc: psycopg.Error) -> BitError:
     return BitError(code, message, sqlstate=sqlstate, details=details, http_status=status)
 
 
+@functools.lru_cache(maxsize=8)
+def _set_timeout(timeout_ms: int) -> bytes:
+    return sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(timeout_ms)).as_bytes()
+
+
 class _ConnectionSacrificed(Exception):
     """The exchange cannot be finished; the connection must be closed."""
 
@@ -85,8 +91,7 @@ class _Pipeline:
 
     async def run(self, query_string: str, timeout_ms: int) -> None:
         conn, pgconn = self.conn, self.conn.pgconn
-        set_timeout = sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(timeout_ms))
-        statements = [b"BEGIN", set_timeout.as_bytes(conn), query_string.encode(), b"COMMIT"]
+        statements = [b"BEGIN", _set_timeout(timeout_ms), query_string.encode(), b"COMMIT"]
         pgconn.enter_pipeline_mode()
         try:
             # A safety net for the exchange itself; the server enforces the statement timeout.
