@@ -8,7 +8,7 @@ trust, or client certificates).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -20,7 +20,6 @@ class ClusterAccess:
     base: dict[str, str]  # host, port, user, password, ... of the platform's role
     maintenance_db: str = "postgres"
     catalog_db: str = "bitio_catalog"
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_url(cls, url: str, catalog_db: str) -> ClusterAccess:

@@ -29,7 +29,6 @@ async def current_principal(
     principal = await state.cache.principal(state.pools.catalog, bearer_key(request))
     if principal is None:
         raise BitError("BIT200")
-    request.state.key_id = principal.key_id  # logged instead of the key
     return principal
 
 

@@ -62,8 +62,6 @@ class LookupCache:
             async with pool.connection() as conn:
                 return await keys.lookup(conn, key)
 
-        if not keys.is_well_formed(key):
-            return None
         return await self._cached(("key", keys.hash_key(key)), load)
 
     async def database(

@@ -2,9 +2,10 @@
 
 ``BEGIN; SET LOCAL statement_timeout``, then exactly one statement through the extended
 protocol (a second statement fails with 42601 instead of running: security.md §1.8), streamed
-in chunks so a huge result is stopped at the byte cap instead of filling memory, then COMMIT;
-all four are pipelined in one round trip. The pool runs ``DISCARD ALL`` before the connection
-is reused.
+in chunks so a huge result is stopped at the byte cap instead of filling memory, then COMMIT,
+and after the transaction ``DISCARD ALL``: all pipelined in one round trip. A connection whose
+``DISCARD ALL`` succeeded goes back to the pool without another reset; on every other path the
+pool runs ``DISCARD ALL`` itself before the connection is reused.
 """
 
 from __future__ import annotations
@@ -50,8 +51,6 @@ def _user_error(exc: psycopg.Error) -> BitError:
         return BitError(
             "BIT301", "Exactly one SQL statement per query: " + message, sqlstate=sqlstate
         )
-    if sqlstate == "57014":
-        return BitError("BIT302", message, sqlstate=sqlstate)
     status = status_for_sqlstate(sqlstate)
     code = {403: "BIT304", 409: "BIT308", 503: "BIT305", 504: "BIT302"}.get(status, "BIT300")
     return BitError(code, message, sqlstate=sqlstate, details=details, http_status=status)
