@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -32,6 +33,26 @@ async def _builtin_type_names(pools: Pools) -> dict[int, str]:
             " WHERE oid < 16384"
         )
         return dict(await cur.fetchall())
+
+
+def _declare_bearer_auth(app: FastAPI) -> None:
+    """The OpenAPI document declares an HTTP bearer scheme on every /v2beta operation
+    (contract §2.1); auth itself is ``server/auth.py``, outside FastAPI's security classes."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+            schemes["HTTPBearer"] = {"type": "http", "scheme": "bearer"}
+            for path, operations in schema["paths"].items():
+                if path.startswith("/v2beta"):
+                    for operation in operations.values():
+                        operation["security"] = [{"HTTPBearer": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings, cluster: Cluster) -> FastAPI:
@@ -76,4 +97,5 @@ def create_app(settings: Settings, cluster: Cluster) -> FastAPI:
         v2beta.include_router(module.router)
     app.include_router(v2beta)
     app.include_router(health.router)
+    _declare_bearer_auth(app)
     return app

@@ -67,3 +67,16 @@ def test_every_error_path_has_the_contract_shape(
         assert response.status_code == status, (method, path, response.text)
         assert response.headers["content-type"].startswith("application/json")
         assert_shape(status, response.json())
+
+
+def test_openapi_declares_bearer_auth_and_the_query_body(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["HTTPBearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+    }
+    query = spec["paths"]["/v2beta/query"]["post"]
+    assert query["security"] == [{"HTTPBearer": []}]
+    body = query["requestBody"]["content"]["application/json"]["schema"]
+    assert set(body["required"]) == {"database_name", "query_string"}
+    assert [p["name"] for p in query["parameters"]] == ["data_format"]

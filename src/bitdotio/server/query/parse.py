@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 
 from bitdotio.catalog.names import FullName, parse_full_name
 from bitdotio.errors import BitError
 
-__all__ = ["QueryBody", "QueryRequest", "parse"]
+__all__ = ["QueryBody", "QueryRequest", "parse", "read_body"]
 
 DataFormat = Literal["rows", "objects"]
 
@@ -25,6 +27,15 @@ class QueryRequest:
     database: FullName
     query_string: str
     data_format: DataFormat
+
+
+async def read_body(request: Request) -> QueryBody:
+    """The JSON body, validated; errors become FastAPI's 422 with ``body`` locations."""
+    try:
+        return QueryBody.model_validate_json(await request.body())
+    except ValidationError as exc:
+        errors = [{**err, "loc": ("body", *err["loc"])} for err in exc.errors()]
+        raise RequestValidationError(errors) from None
 
 
 def parse(body: QueryBody, data_format: str | None) -> QueryRequest:
