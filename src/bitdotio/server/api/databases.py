@@ -104,7 +104,6 @@ async def list_databases(principal: CurrentPrincipal, state: State) -> dict[str,
 async def create_database(
     body: CreateDatabase, principal: CurrentPrincipal, state: State
 ) -> JSONResponse:
-    check_database_name(body.name)
     await tenancy.create_database(
         state.cluster.access,
         state.pools.catalog,
