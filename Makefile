@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps run test lint format bench clean
+.PHONY: install system-deps run test lint typecheck format bench clean
 
 install: $(STAMP)
 
@@ -26,11 +26,14 @@ lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
+typecheck: install
+	$(BIN)/mypy
+
 format: install
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
-test: install system-deps lint
+test: install system-deps lint typecheck
 	$(BIN)/pytest -q
 
 bench: install system-deps

@@ -223,9 +223,7 @@ class EmbeddedPostgres:
             ) from None
 
     def _run(self, argv: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
-        kwargs: dict[str, object] = {}
-        if self._run_as is not None:
-            kwargs = {"user": self._run_as.uid, "group": self._run_as.gid, "extra_groups": []}
+        run_as = self._run_as
         return subprocess.run(
             argv,
             check=check,
@@ -233,5 +231,7 @@ class EmbeddedPostgres:
             text=True,
             cwd=str(self.data_dir),
             env={"PATH": "/usr/local/bin:/usr/bin:/bin", "LC_ALL": "C.UTF-8"},
-            **kwargs,  # type: ignore[arg-type]
+            user=run_as.uid if run_as else None,
+            group=run_as.gid if run_as else None,
+            extra_groups=[] if run_as else None,
         )

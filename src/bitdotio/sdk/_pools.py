@@ -98,6 +98,10 @@ class Connection(Protocol):
 
     def close(self) -> None: ...
 
+    def __enter__(self) -> Connection: ...
+
+    def __exit__(self, *exc_info: object) -> None: ...
+
 
 class ConnectionPool:
     """A thread-safe pool for one database; checkout never waits, as in psycopg2."""
