@@ -118,8 +118,24 @@ class EmbeddedPostgres:
             self._pg_ctl("stop", "-m", "fast", "-w", "-t", "60")
 
     def is_running(self) -> bool:
-        if not (self.pg_dir / "postmaster.pid").exists():
+        """A postmaster for this data directory is alive.
+
+        After a crash, the pid in postmaster.pid may belong to an unrelated process, so where
+        /proc exists the process must also be a postgres started on this directory.
+        """
+        try:
+            pid = int((self.pg_dir / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
             return False
+        cmdline = Path(f"/proc/{pid}/cmdline")
+        if Path("/proc/self").exists():
+            try:
+                argv = cmdline.read_bytes().split(b"\0")
+            except OSError:
+                return False
+            return any(a.endswith(b"postgres") for a in argv[:1]) and (
+                str(self.pg_dir).encode() in argv
+            )
         result = self._run(
             [str(self.bindir / "pg_ctl"), "status", "-D", str(self.pg_dir)], check=False
         )
