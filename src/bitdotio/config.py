@@ -150,6 +150,12 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_int,
     ),
     Setting(
+        "http-max-body-bytes",
+        16777216,
+        "Largest HTTP request body (16 MiB); a larger one is answered 413.",
+        _positive_int,
+    ),
+    Setting(
         "tenant-pool-size",
         4,
         "Pooled connections per (database, principal) the HTTP API keeps.",

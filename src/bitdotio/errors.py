@@ -46,6 +46,7 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ErrorCode("BIT107", "UserExists", 409, "A user with that name already exists"),
     ErrorCode("BIT108", "MethodNotAllowed", 405, "Method Not Allowed"),
     ErrorCode("BIT109", "BadRequest", 400, "Bad request"),
+    ErrorCode("BIT110", "RequestTooLarge", 413, "The request body is too large"),
     # auth and keys
     ErrorCode("BIT200", "InvalidApiKey", 401, "Invalid API key"),
     ErrorCode("BIT201", "KeyNotFound", 404, "API key not found"),

@@ -42,7 +42,12 @@ def create_user(cluster: Cluster, username: str) -> User:
 
 @pytest.fixture(scope="session")
 def client(settings: Settings, cluster: Cluster) -> Iterator[TestClient]:
-    app = create_app(settings.replace(query_timeout_s=2.0, query_max_bytes=1_000_000), cluster)
+    app = create_app(
+        settings.replace(
+            query_timeout_s=2.0, query_max_bytes=1_000_000, http_max_body_bytes=2_000_000
+        ),
+        cluster,
+    )
     with TestClient(app) as test_client:
         yield test_client
 

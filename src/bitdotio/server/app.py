@@ -18,7 +18,7 @@ from bitdotio.config import Settings
 from bitdotio.server import health
 from bitdotio.server.api import databases, keys, query
 from bitdotio.server.errors import install_handlers
-from bitdotio.server.middleware import JsonBodyMiddleware
+from bitdotio.server.middleware import RequestBodyMiddleware
 from bitdotio.server.query.render import configure_loaders
 from bitdotio.server.state import AppState
 
@@ -90,7 +90,7 @@ def create_app(settings: Settings, cluster: Cluster) -> FastAPI:
     app.add_middleware(
         CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"]
     )
-    app.add_middleware(JsonBodyMiddleware)
+    app.add_middleware(RequestBodyMiddleware, max_body_bytes=settings.http_max_body_bytes)
     install_handlers(app)
     v2beta = APIRouter(prefix="/v2beta")
     for module in (query, databases, keys):  # the hot path first: routes match in order

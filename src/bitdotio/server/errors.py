@@ -18,11 +18,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bitdotio.errors import BitError
 
-__all__ = ["error_body", "install_handlers", "status_for_sqlstate"]
+__all__ = ["error_body", "install_handlers", "render", "status_for_sqlstate"]
 
 log = logging.getLogger("bitdotio.server")
 
-_HTTP_CODES = {404: "BIT100", 405: "BIT108"}
+_HTTP_CODES = {400: "BIT109", 404: "BIT100", 405: "BIT108"}
 
 
 def status_for_sqlstate(sqlstate: str | None) -> int:
@@ -86,10 +86,13 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, BitError):
+            # FastAPI wraps any failure while reading a body (our size cap) in a plain 400.
+            return render(exc.__cause__)
         code = _HTTP_CODES.get(exc.status_code)
         if code is None:
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
-        return render(BitError(code))
+        return render(BitError(code, str(exc.detail)))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

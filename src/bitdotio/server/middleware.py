@@ -1,28 +1,54 @@
-"""ASGI middleware: JSON bodies whatever their declared type.
+"""ASGI middleware for request bodies: JSON whatever their declared type, and a size cap.
 
 Every body except an import's form is JSON (contract §2.1), and clients declare it loosely:
 curl's ``-d`` says urlencoded, a browser's CORS-free request says ``text/plain``. The header is
-rewritten so FastAPI parses the JSON instead of answering 422.
+rewritten so FastAPI parses the JSON instead of answering 422. (Keys are Bearer tokens, never
+cookies, so accepting such requests opens no CSRF hole.) A body over ``max_body_bytes`` is
+answered 413 in bit.io's error shape: at once when Content-Length says so, else as soon as
+the streamed bytes pass the cap.
 """
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["JsonBodyMiddleware"]
+from bitdotio.errors import BitError
+from bitdotio.server.errors import render
 
+__all__ = ["RequestBodyMiddleware"]
+
+_BODY_METHODS = ("POST", "PATCH", "PUT", "DELETE")
 _FORM_PATH_SUFFIXES = ("/import", "/import/")
 
 
-class JsonBodyMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+class RequestBodyMiddleware:
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in ("POST", "PATCH", "PUT", "DELETE"):
-            path: str = scope["path"]
-            if not path.endswith(_FORM_PATH_SUFFIXES):
-                headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
-                headers.append((b"content-type", b"application/json"))
-                scope = {**scope, "headers": headers}
-        await self.app(scope, receive, send)
+        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            await render(BitError("BIT110"))(scope, receive, send)
+            return
+        if not scope["path"].endswith(_FORM_PATH_SUFFIXES):
+            headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
+            headers.append((b"content-type", b"application/json"))
+            scope = {**scope, "headers": headers}
+        await self.app(scope, self._capped(receive), send)
+
+    def _capped(self, receive: Receive) -> Receive:
+        received = 0
+
+        async def capped_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body_bytes:
+                raise BitError("BIT110")
+            return message
+
+        return capped_receive

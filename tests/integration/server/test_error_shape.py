@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -10,6 +11,12 @@ from fastapi.testclient import TestClient
 from tests.integration.conftest import User
 
 DJANGO_KEYS = {"status_code", "error_id", "message", "help", "error"}
+
+
+def _chunks(data: bytes) -> Iterator[bytes]:
+    """A body sent chunked, without Content-Length."""
+    for start in range(0, len(data), 65536):
+        yield data[start : start + 65536]
 
 
 def assert_shape(status: int, body: Any) -> None:
@@ -56,10 +63,13 @@ def test_every_error_path_has_the_contract_shape(
         ("PUT", "/v2beta/db/", h, None, 405),
         ("POST", f"/v2beta/db/{full}/import/", h, None, 501),
         ("POST", f"/v2beta/db/{full}", h, None, 405),
+        ("POST", "/v2beta/query", h, b'{"query_string": "' + b"x" * 2_100_000 + b'"}', 413),
+        ("POST", "/v2beta/db/", h, b'{"name": "' + b"x" * 2_100_000 + b'"}', 413),
+        ("PATCH", f"/v2beta/db/{full}", h, _chunks(b"x" * 2_100_000), 413),
     ]
     for method, path, headers, body, status in cases:
         kwargs: dict[str, Any] = {"headers": headers}
-        if isinstance(body, bytes):
+        if isinstance(body, bytes | Iterator):
             kwargs["content"] = body
         elif body is not None:
             kwargs["json"] = body
