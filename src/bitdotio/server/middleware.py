@@ -30,12 +30,17 @@ class RequestBodyMiddleware:
         if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length", b"")
+        declared = b""
+        headers = []
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                declared = value
+            if name != b"content-type":
+                headers.append((name, value))
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             await render(BitError("BIT110"))(scope, receive, send)
             return
         if not scope["path"].endswith(_FORM_PATH_SUFFIXES):
-            headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
             headers.append((b"content-type", b"application/json"))
             scope = {**scope, "headers": headers}
         await self.app(scope, self._capped(receive), send)
