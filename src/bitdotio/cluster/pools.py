@@ -9,7 +9,6 @@ user already ran it as the last thing on the connection and said so (``mark_disc
 from __future__ import annotations
 
 import asyncio
-import logging
 import weakref
 from collections.abc import Awaitable, Callable
 
@@ -20,13 +19,8 @@ from bitdotio.cluster.access import ClusterAccess
 
 __all__ = ["Pools"]
 
-log = logging.getLogger("bitdotio.cluster")
 
 Configure = Callable[[psycopg.AsyncConnection], Awaitable[None]]
-
-
-async def _autocommit(conn: psycopg.AsyncConnection) -> None:
-    await conn.set_autocommit(True)
 
 
 class Pools:
@@ -46,7 +40,7 @@ class Pools:
             min_size=1,
             max_size=catalog_size,
             open=False,
-            configure=_autocommit,
+            kwargs={"autocommit": True},
             name="catalog",
         )
         self._tenant: dict[tuple[str, str], AsyncConnectionPool] = {}
@@ -77,8 +71,8 @@ class Pools:
                     open=False,
                     # DISCARD ALL drops server-side prepared statements behind psycopg's
                     # back: with auto-prepare, the 6th reuse failed with SQLSTATE 26000.
-                    kwargs={"prepare_threshold": None},
-                    configure=self._configure,
+                    kwargs={"autocommit": True, "prepare_threshold": None},
+                    configure=self._configure_tenant,
                     reset=self._reset,
                     max_idle=60,
                     name=f"tenant:{physical_name}:{role_name}",
@@ -86,11 +80,6 @@ class Pools:
                 await pool.open()
                 self._tenant[key] = pool
         return pool
-
-    async def _configure(self, conn: psycopg.AsyncConnection) -> None:
-        await conn.set_autocommit(True)
-        if self._configure_tenant is not None:
-            await self._configure_tenant(conn)
 
     def mark_discarded(self, conn: psycopg.AsyncConnection) -> None:
         """``conn`` ran ``DISCARD ALL`` as its last statement: its return needs no reset."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 import pytest
@@ -11,14 +10,6 @@ from click.testing import CliRunner, Result
 from bitdotio.cli import bit
 
 Invoke = Callable[..., Result]
-
-
-@pytest.fixture(autouse=True)
-def _no_bitio_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No key or setting leaks in from the developer's shell."""
-    for name in list(os.environ):
-        if name.startswith("BITIO_"):
-            monkeypatch.delenv(name)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ headers and body the SDK sends (contract §3.2) without a network or a server.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -60,14 +59,6 @@ class RecordingAdapter(BaseAdapter):
     @property
     def last_json(self) -> Any:
         return json.loads(self.bodies[-1])
-
-
-@pytest.fixture(autouse=True)
-def _no_bitio_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Settings come from defaults, whatever the developer's shell exports."""
-    for name in list(os.environ):
-        if name.startswith("BITIO_"):
-            monkeypatch.delenv(name)
 
 
 @pytest.fixture
