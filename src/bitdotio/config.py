@@ -162,6 +162,51 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_int,
     ),
     Setting("catalog-pool-size", 8, "Pooled connections to the catalog database.", _positive_int),
+    # --- the Postgres endpoint (proxy), with bit.io's lifecycle values as defaults
+    Setting(
+        "tls-cert",
+        None,
+        "PEM certificate (chain) the Postgres endpoint presents. Default: a "
+        "self-signed one generated into <data-dir>/tls on first start.",
+        _optional_str,
+    ),
+    Setting("tls-key", None, "PEM private key of tls-cert.", _optional_str),
+    Setting(
+        "proxy-connection-limit",
+        50,
+        "Client connections per database through the Postgres endpoint.",
+        _positive_int,
+    ),
+    Setting(
+        "proxy-idle-timeout-s",
+        300.0,
+        "Close an endpoint connection idle this long, in a transaction or not (5 min).",
+        _positive_float,
+    ),
+    Setting(
+        "proxy-max-lifetime-s",
+        3600.0,
+        "Close an endpoint connection this old, at its next transaction end (60 min).",
+        _positive_float,
+    ),
+    Setting(
+        "proxy-shutdown-grace-s",
+        30.0,
+        "On shutdown, how long open transactions may run before their connections are cut.",
+        _positive_float,
+    ),
+    Setting(
+        "proxy-handshake-timeout-s",
+        10.0,
+        "Time a client has from connecting to being authenticated.",
+        _positive_float,
+    ),
+    Setting(
+        "proxy-unauthenticated-per-ip",
+        64,
+        "Connections one client address may hold open before authenticating.",
+        _positive_int,
+    ),
     # --- the SDK and the CLI (client side)
     Setting("api-url", "http://127.0.0.1:8080/v2beta", "SDK and CLI: base URL of the HTTP API."),
     Setting("db-host", "127.0.0.1", "SDK: host of the Postgres endpoint."),
