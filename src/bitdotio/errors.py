@@ -20,6 +20,7 @@ class ErrorCode:
     kind: str  # the log and metric label; also bit.io's ``error.type``
     http_status: int
     message: str  # default public message
+    sqlstate: str | None = None  # the Postgres endpoint's ErrorResponse code (BIT5xx)
 
 
 def _codes(*codes: ErrorCode) -> dict[str, ErrorCode]:
@@ -67,6 +68,47 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
         501,
         "Import and export jobs are not available on this server yet",
     ),
+    # the Postgres endpoint: ErrorResponses, worded the way Postgres words them
+    ErrorCode("BIT500", "EndpointListenFailed", 500, "The Postgres endpoint cannot listen"),
+    ErrorCode("BIT501", "PasswordFailed", 401, "password authentication failed", "28P01"),
+    ErrorCode("BIT502", "DatabaseNotFound", 404, "database does not exist", "3D000"),
+    ErrorCode("BIT503", "ConnectPermissionDenied", 403, "permission denied for database", "42501"),
+    ErrorCode("BIT504", "TooManyConnections", 429, "too many connections", "53300"),
+    ErrorCode("BIT505", "SslRequired", 400, "SSL connection is required", "28000"),
+    ErrorCode("BIT506", "ProtocolViolation", 400, "protocol violation", "08P01"),
+    ErrorCode("BIT507", "UnsupportedProtocol", 400, "unsupported frontend protocol", "0A000"),
+    ErrorCode(
+        "BIT508", "ParameterRefused", 400, "parameter cannot be set at connection time", "42501"
+    ),
+    ErrorCode(
+        "BIT509",
+        "IdleSessionTimeout",
+        408,
+        "terminating connection due to idle-session timeout",
+        "57P05",
+    ),
+    ErrorCode(
+        "BIT510",
+        "IdleInTransactionTimeout",
+        408,
+        "terminating connection due to idle-in-transaction timeout",
+        "25P03",
+    ),
+    ErrorCode(
+        "BIT511",
+        "AdminShutdown",
+        503,
+        "terminating connection due to administrator command",
+        "57P01",
+    ),
+    ErrorCode("BIT512", "UpstreamUnavailable", 503, "could not reach the database", "08006"),
+    ErrorCode(
+        "BIT513",
+        "TooManyAttempts",
+        429,
+        "too many failed attempts from this address; try again later",
+        "28000",
+    ),
 )
 
 
@@ -86,7 +128,7 @@ class BitError(Exception):
         self.code = code
         self.kind = self.entry.kind
         self.http_status = http_status or self.entry.http_status
-        self.sqlstate = sqlstate
+        self.sqlstate = sqlstate or self.entry.sqlstate
         self.details = details or {}
         self._message = message
         super().__init__(f"{code} {self.public_message()}")

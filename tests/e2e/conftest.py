@@ -44,6 +44,8 @@ class Server:
     admin_key: str = ""
     admin_username: str = ""
     stdout_lines: list[str] = field(default_factory=list)
+    # Extra BITIO_* settings for this server only (e.g. short proxy timeouts).
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -77,7 +79,7 @@ class Server:
                 stdout=subprocess.PIPE,
                 stderr=log,
                 text=True,
-                env=base_env(),
+                env=base_env(**self.env),
             )
         assert self.process.stdout is not None
         for line in self.process.stdout:

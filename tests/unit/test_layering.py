@@ -18,7 +18,8 @@ ALLOWED: dict[str, set[str]] = {
     "cli": {"config", "sdk", "cli", "_version", "errors"},
     "catalog": {"config", "errors", "catalog"},
     "cluster": {"config", "errors", "catalog", "cluster"},
-    "server": {"config", "errors", "catalog", "cluster", "server", "_version"},
+    "proxy": {"config", "errors", "catalog", "cluster", "proxy"},
+    "server": {"config", "errors", "catalog", "cluster", "proxy", "server", "_version"},
 }
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,6 +17,7 @@ from bitdotio._version import __version__
 from bitdotio.cluster.bootstrap import Cluster
 from bitdotio.cluster.pools import Pools
 from bitdotio.config import Settings
+from bitdotio.proxy.endpoint import Endpoint
 from bitdotio.server import health
 from bitdotio.server.api import databases, keys, query
 from bitdotio.server.errors import install_handlers
@@ -55,7 +58,14 @@ def _declare_bearer_auth(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def create_app(settings: Settings, cluster: Cluster) -> FastAPI:
+def create_app(
+    settings: Settings,
+    cluster: Cluster,
+    *,
+    endpoint: tuple[socket.socket, ssl.SSLContext] | None = None,
+) -> FastAPI:
+    """The API; with ``endpoint`` (a listening socket and its TLS context) the lifespan also
+    serves the Postgres endpoint on the same loop, sharing the catalog pool and lookup cache."""
     pools = Pools(
         cluster.access,
         catalog_size=settings.catalog_pool_size,
@@ -70,10 +80,18 @@ def create_app(settings: Settings, cluster: Cluster) -> FastAPI:
         listener = asyncio.create_task(state.cache.listen(cluster.access.catalog()))
         try:
             state.type_names = await _builtin_type_names(pools)
+            if endpoint is not None:
+                sock, tls_context = endpoint
+                state.endpoint = Endpoint(
+                    settings, cluster.access, state.cache, pools.catalog, tls_context
+                )
+                await state.endpoint.start(sock)
             state.ready = True
             yield
         finally:
             state.ready = False
+            if state.endpoint is not None:
+                await state.endpoint.close()
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener

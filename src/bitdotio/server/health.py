@@ -23,6 +23,8 @@ async def healthz(state: Annotated[AppState, Depends(get_state)]) -> JSONRespons
         checks["postgres"] = "ok"
     except Exception:  # any failure means "not ready"; the detail is in the server log
         checks["postgres"] = "unavailable"
+    if state.endpoint is not None:
+        checks["postgres_endpoint"] = "ok" if state.endpoint.serving else "unavailable"
     healthy = all(v == "ok" for v in checks.values())
     body: dict[str, Any] = {
         "status": "ok" if healthy else "unavailable",
@@ -33,4 +35,6 @@ async def healthz(state: Annotated[AppState, Depends(get_state)]) -> JSONRespons
             for a in state.cluster.advisories
         ],
     }
+    if state.endpoint is not None:
+        body["endpoint"] = state.endpoint.stats()
     return JSONResponse(body, status_code=200 if healthy else 503)

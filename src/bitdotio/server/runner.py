@@ -1,4 +1,5 @@
-"""``bit serve``: the embedded Postgres (or ``BITIO_DATABASE_URL``), the catalog, the HTTP API.
+"""``bit serve``: the embedded Postgres (or ``BITIO_DATABASE_URL``), the catalog, the HTTP API
+and the Postgres endpoint, on one event loop.
 
 Owns the data directory while it runs (a lock file), prints the admin credentials on the
 first start, and stops Postgres with ``pg_ctl stop -m fast`` on SIGINT/SIGTERM.
@@ -19,6 +20,8 @@ from bitdotio.cluster import tenancy
 from bitdotio.cluster.bootstrap import Cluster, prepare_catalog, start_postgres
 from bitdotio.config import Settings
 from bitdotio.errors import BitError
+from bitdotio.proxy.endpoint import listen
+from bitdotio.proxy.tls import server_context
 from bitdotio.server.app import create_app
 
 __all__ = ["run"]
@@ -52,9 +55,10 @@ async def _first_start_admin(cluster: Cluster) -> None:
 
 
 async def _serve(settings: Settings, cluster: Cluster) -> None:
+    endpoint = (listen(settings.host, settings.pg_port), server_context(settings))
     await prepare_catalog(cluster)
     await _first_start_admin(cluster)
-    app = create_app(settings, cluster)
+    app = create_app(settings, cluster, endpoint=endpoint)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -66,7 +70,11 @@ async def _serve(settings: Settings, cluster: Cluster) -> None:
     )
     base = settings.public_url or f"http://{settings.host}:{settings.http_port}"
     print(f"HTTP API: {base}/v2beta", flush=True)
-    print("Postgres endpoint: not available yet (the wire endpoint is a later release)", flush=True)
+    print(
+        f"Postgres endpoint: postgresql://{settings.host}:{settings.pg_port}/<owner>/<database>"
+        "?sslmode=require (password: an API key)",
+        flush=True,
+    )
     await uvicorn.Server(config).serve()
 
 

@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
+from bitdotio.catalog.cache import LookupCache
 from bitdotio.cluster.bootstrap import Cluster
 from bitdotio.cluster.pools import Pools
 from bitdotio.config import Settings
-from bitdotio.server.cache import LookupCache
+from bitdotio.proxy.endpoint import Endpoint
 
 __all__ = ["AppState", "get_state"]
 
@@ -22,6 +23,7 @@ class AppState:
     cache: LookupCache = field(default_factory=LookupCache)
     type_names: dict[int, str] = field(default_factory=dict)  # builtin OID -> format_type
     ready: bool = False
+    endpoint: Endpoint | None = None  # the Postgres endpoint, when this process serves it
 
 
 async def get_state(request: Request) -> AppState:

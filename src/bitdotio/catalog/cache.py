@@ -26,7 +26,7 @@ from bitdotio.catalog.names import FullName
 
 __all__ = ["LookupCache"]
 
-log = logging.getLogger("bitdotio.server")
+log = logging.getLogger("bitdotio.catalog")
 
 CHANNEL = "bitio_catalog"
 _MAX_ENTRIES = 10_000
