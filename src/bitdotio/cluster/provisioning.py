@@ -125,7 +125,11 @@ async def create_database(access: ClusterAccess, physical_name: str, owner_role:
             )
             await conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(ident))
             await conn.execute(
-                sql.SQL("GRANT CONNECT, CREATE ON DATABASE {} TO {}").format(ident, group)
+                # TEMP too: temporary tables are ordinary Postgres that wire clients expect
+                # (2.2.1's README sends them to get_connection for exactly that).
+                sql.SQL("GRANT CONNECT, CREATE, TEMPORARY ON DATABASE {} TO {}").format(
+                    ident, group
+                )
             )
             await conn.execute(sql.SQL("GRANT {} TO {}").format(group, sql.Identifier(owner_role)))
         async with platform_connection(access, physical_name) as conn:
