@@ -202,6 +202,13 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_float,
     ),
     Setting(
+        "proxy-failed-logins-per-minute",
+        20,
+        "Failed logins and unmatched cancel requests one client address may make per minute "
+        "before the endpoint refuses it for the rest of the minute.",
+        _positive_int,
+    ),
+    Setting(
         "proxy-unauthenticated-per-ip",
         64,
         "Connections one client address may hold open before authenticating.",

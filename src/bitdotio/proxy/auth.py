@@ -43,7 +43,7 @@ def shown(value: str) -> str:
 class FailureThrottle:
     """At most ``limit`` failures per client address in ``window_s``; then refuse early."""
 
-    def __init__(self, limit: int = 20, window_s: float = 60.0, max_addresses: int = 10_000):
+    def __init__(self, limit: int, window_s: float = 60.0, max_addresses: int = 10_000):
         self.limit = limit
         self.window_s = window_s
         self.max_addresses = max_addresses

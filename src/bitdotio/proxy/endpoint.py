@@ -67,7 +67,7 @@ class Endpoint:
         self.catalog_pool = catalog_pool
         self.upstream = Upstream.from_access(access)
         self.tls_context = tls_context
-        self.throttle = FailureThrottle()
+        self.throttle = FailureThrottle(settings.proxy_failed_logins_per_minute)
         self.cancel_keys = CancelKeys()
         self.links: set[Link] = set()
         self.serving = False

@@ -80,12 +80,16 @@ class Inbox:
         length = codec.startup_length(await self.read(4))
         return await self.read(length - 4)
 
-    async def read_message(self, max_length: int) -> tuple[bytes, bytes]:
-        header = await self.read(5)
-        kind, length = header[:1], int.from_bytes(header[1:], "big", signed=True)
+    async def read_message(self, expected: bytes, max_length: int) -> bytes:
+        """The body of the next typed message, which must be of type ``expected``; the type
+        and the length are checked before any of the body is waited for."""
+        kind = await self.read(1)
+        if kind != expected:
+            raise ProtocolError(f"expected password response, got message type {kind[0]}")
+        length = int.from_bytes(await self.read(4), "big", signed=True)
         if not 4 <= length <= max_length:
             raise ProtocolError("invalid message length")
-        return kind, await self.read(length - 4)
+        return await self.read(length - 4)
 
 
 class HandshakeProtocol(asyncio.Protocol):
@@ -137,7 +141,10 @@ async def negotiate(protocol: HandshakeProtocol, context: ssl.SSLContext) -> Neg
         if tls or (tried_ssl if is_ssl else tried_gss):
             raise ProtocolError("unexpected encryption request")
         if inbox.pending:  # CVE-2021-23214: never treat early bytes as encrypted
-            raise ProtocolError("received unencrypted data after SSL request")
+            raise ProtocolError(
+                "received unencrypted data after "
+                + ("SSL request" if is_ssl else "GSSAPI encryption request")
+            )
         transport = protocol.transport
         assert transport is not None
         if not is_ssl:
@@ -157,7 +164,4 @@ async def negotiate(protocol: HandshakeProtocol, context: ssl.SSLContext) -> Neg
 
 async def read_password(inbox: Inbox) -> str:
     """The PasswordMessage that must follow our AuthenticationCleartextPassword."""
-    kind, body = await inbox.read_message(codec.MAX_PASSWORD_LENGTH)
-    if kind != b"p":
-        raise ProtocolError(f"expected password response, got message type {kind!r}")
-    return codec.parse_password(body)
+    return codec.parse_password(await inbox.read_message(b"p", codec.MAX_PASSWORD_LENGTH))

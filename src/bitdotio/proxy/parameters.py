@@ -104,7 +104,11 @@ def forwarded_parameters(params: dict[str, str]) -> dict[str, str]:
     if options is not None:
         pairs += _settings_from_options(options)
     for name, value in pairs:
-        if name.lower() not in ALLOWED_SETTINGS or len(value) > _MAX_VALUE:
+        if name.lower() not in ALLOWED_SETTINGS:
             raise _refuse(name)
+        if len(value) > _MAX_VALUE:
+            raise BitError(
+                "BIT508", f'value of parameter "{name}" is longer than {_MAX_VALUE} characters'
+            )
         forwarded[name] = value
     return forwarded
