@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps run test lint typecheck format bench clean
+.PHONY: install system-deps run test lint typecheck format bench bench-proxy clean
 
 install: $(STAMP)
 
@@ -38,6 +38,10 @@ test: install system-deps lint typecheck
 
 bench: install system-deps
 	$(BIN)/python benchmarks/http_query.py
+
+bench-proxy: install
+	scripts/install-system-deps pgbouncer
+	$(BIN)/python benchmarks/proxy.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .cache

@@ -9,14 +9,16 @@ Method
    (``local all all trust``) and on ``127.0.0.1:<free port>`` with ``ssl = on``: ``hostssl``
    ``scram-sha-256`` for everyone, except the role ``bench_trust`` (``hostssl trust``). The
    certificate is a self-signed one made with ``openssl`` (EC P-256 by default, ``--key-type``);
-   all three paths present the same one. ``fsync`` stays on (production-like).
+   all three paths present the same one (and bit serve gets it through
+   ``BITIO_TLS_CERT``/``BITIO_TLS_KEY``). ``fsync`` stays on; ``synchronous_commit`` is off
+   unless ``--sync-commit``, so TPC-B measures the path rather than the disk's flush latency.
 2. ``bit serve`` with ``BITIO_DATABASE_URL`` pointing at that Postgres as its superuser over the
    Unix socket (tenant roles come through the same socket with trust), a scratch data
-   directory, free HTTP and Postgres-endpoint ports, and the certificate above
-   (``BITIO_TLS_CERT``/``BITIO_TLS_KEY``). The admin key is read from its stdout; the database
-   ``admin/bench`` is created through ``POST /v2beta/db/`` and filled with ``pgbench -i -s 5``
-   *through our endpoint* (user ``api_user``, password = the key, dbname ``admin/bench``), so
-   the tables belong to the tenant. Its physical name comes from the catalog.
+   directory, free HTTP and Postgres-endpoint ports, and the certificate above. The admin key
+   is read from its stdout; the database ``admin/bench`` is created through
+   ``POST /v2beta/db/`` and filled with ``pgbench -i -s 5`` *through our endpoint* (user
+   ``api_user``, password = the key, dbname ``admin/bench``), so the tables belong to the
+   tenant. Its physical name comes from the catalog (``bitio_catalog.databases``).
 3. pgbouncer (the Debian package, ``scripts/install-system-deps pgbouncer``), run as the same
    unprivileged user: TLS on the client side (``client_tls_sslmode = require``, same
    certificate), ``auth_type = scram-sha-256`` against the role's SCRAM verifier copied into its
@@ -37,7 +39,8 @@ Method
    (ABC, BCA, CAB, ...) so drift hits every path equally; the other paths stay idle. tps and
    latency are the means of the rounds (every round is printed). CPU per transaction of the
    middle process (``bit serve`` or pgbouncer) and of all Postgres processes is measured from
-   /proc.
+   /proc (including exited backends, through the postmaster's cutime/cstime). The load
+   average is printed before and after: other work on the machine makes every figure noisy.
 
 Goals: select-only and TPC-B throughput of ours >= 1.0x pgbouncer; connection rate of ours
 >= 0.8x direct (SCRAM; the ratio to direct-trust is printed too). Never fails on timing: prints
@@ -169,9 +172,9 @@ def tree_cpu(pid: int | None) -> float:
         return 0.0
     total = 0.0
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (stat := _stat(entry)):
-            if int(entry.name) == pid or stat[0] == pid:
-                total += stat[1]
+        stat = _stat(entry) if entry.name.isdigit() else None
+        if stat and pid in (int(entry.name), stat[0]):
+            total += stat[1]
     return total
 
 
@@ -198,6 +201,7 @@ class Postgres:
     run_as: RunAs | None
     cert: Path
     key: Path
+    sync_commit: bool = False
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -242,6 +246,7 @@ class Postgres:
             "ssl_key_file": f"'{self.key}'",
             "password_encryption": "'scram-sha-256'",
             "shared_buffers": "'128MB'",
+            "synchronous_commit": "on" if self.sync_commit else "off",
             "log_min_messages": "warning",
         }
         with open(self.pg_dir / "postgresql.conf", "a") as conf:
@@ -720,6 +725,11 @@ def ensure_pgbouncer() -> None:
         raise SetupError("pgbouncer is not installed (Debian: apt-get install pgbouncer)")
 
 
+def load_average() -> str:
+    """The 1/5/15-minute load averages: other work on the machine makes every figure noisy."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def endpoint_works(target: Target) -> str:
     """'' when a psql-style connection through our endpoint answers; else why not."""
     try:
@@ -738,7 +748,7 @@ def setup(
     tls_dir.mkdir(mode=0o700)
     cert, key = make_cert(tls_dir, args.key_type, run_as)
 
-    postgres = Postgres(work, run_as, cert, key)
+    postgres = Postgres(work, run_as, cert, key, args.sync_commit)
     postgres.init(bindir)
     stack.callback(postgres.stop)
     postgres.start(bindir)
@@ -804,6 +814,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--key-type", choices=["ec", "rsa"], default="ec", help="TLS key (ec)")
     parser.add_argument("--no-pin", action="store_true", help="do not taskset pgbench")
     parser.add_argument(
+        "--sync-commit",
+        action="store_true",
+        help="synchronous_commit = on (default off: TPC-B measures the path, not the disk)",
+    )
+    parser.add_argument(
         "--allow-missing-endpoint",
         action="store_true",
         help="measure pgbouncer and direct only when our endpoint is not usable",
@@ -823,7 +838,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"pgbench -c {args.clients} -j {args.threads} -M {args.protocol}, pinned: "
         f"{' '.join(pin) or 'no'}; {args.rounds} x {args.duration:g} s per path and case after "
-        f"{args.warmup:g} s warm-up; {os.cpu_count()} CPUs; TLS key {args.key_type}"
+        f"{args.warmup:g} s warm-up; {os.cpu_count()} CPUs; TLS key {args.key_type}; "
+        f"synchronous_commit {'on' if args.sync_commit else 'off'}; "
+        f"load average before: {load_average()}"
     )
     try:
         ensure_pgbouncer()
@@ -838,6 +855,7 @@ def main(argv: list[str] | None = None) -> int:
                         tail = (work / log).read_text(errors="replace")[-2000:]
                         print(f"--- {log} (tail)\n{tail}", file=sys.stderr)
                 return 1
+            print(f"load average after: {load_average()}")
             print_tables(runs, args.cases)
     except SetupError as exc:
         print(f"benchmark setup failed: {exc}", file=sys.stderr)
