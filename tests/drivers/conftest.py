@@ -1,7 +1,9 @@
 """Real clients against the Postgres endpoint of a real ``bit serve`` (contract §4, §5.5).
 
-Two servers at most: ``server`` with the default settings, and ``short_server`` with short
-proxy limits (connection limit, idle timeout, maximum lifetime) for the lifecycle tests.
+Two servers: ``server`` with the default settings, and ``short_server`` with short proxy
+limits (connection limit, idle timeout, maximum lifetime) for the lifecycle tests. The failed
+logins of test_failures.py go to ``short_server`` too: the endpoint refuses an address after 20
+failed logins a minute, and ``server`` must stay usable for everything else.
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ def _serve(env: dict[str, str]) -> Iterator[Server]:
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[Server]:
-    yield from _serve({})
+    # Every test connects from 127.0.0.1, and several fail logins on purpose: the throttle is
+    # tested on its own address in test_hardening.py.
+    yield from _serve({"BITIO_PROXY_FAILED_LOGINS_PER_MINUTE": "100000"})
 
 
 @pytest.fixture(scope="session")

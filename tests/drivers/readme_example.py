@@ -1,7 +1,7 @@
 # The "Example usage" program of the bitdotio 2.2.1 README, verbatim. The driver tests run it
 # with BITIO_API_URL, BITIO_DB_HOST and BITIO_DB_PORT pointing this repository's SDK at a test
 # server (2.2.1 read no environment; ours does, so the program itself needs no change).
-# ruff: noqa: E501
+# ruff: noqa: E501, I001
 import os
 import time
 

@@ -147,8 +147,10 @@ def client_tls() -> ssl.SSLContext:
 class Conn:
     """One client connection to the endpoint, plaintext or (after :meth:`starttls`) TLS."""
 
-    def __init__(self, port: int, timeout: float = 5.0) -> None:
-        self.sock: socket.socket = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port: int, timeout: float = 5.0, source: str = "127.0.0.1") -> None:
+        self.sock: socket.socket = socket.create_connection(
+            ("127.0.0.1", port), timeout=timeout, source_address=(source, 0)
+        )
         self.buf = b""
         self.eof = False
         self.error: BaseException | None = None  # why the read side ended, if not a clean EOF
@@ -293,6 +295,9 @@ def still_answers(port: int) -> None:
 # --- servers ------------------------------------------------------------------------------------
 
 
+FAILED_LOGINS = 30  # limits_server's proxy-failed-logins-per-minute
+
+
 def start_server(**env: str) -> Server:
     """``bit serve`` on free ports with its own data dir and extra BITIO_* settings."""
     srv = Server(make_data_dir("bitio-hardening-"), free_port(), free_port(), env=env)
@@ -316,11 +321,16 @@ def stop_server(srv: Server) -> None:
 
 
 @pytest.fixture(scope="module")
-def slow_server() -> Iterator[Server]:
-    """A second server with a short handshake deadline and a small per-IP cap."""
+def limits_server() -> Iterator[Server]:
+    """A second server with a short handshake deadline and a small per-IP cap.
+
+    The failed logins of this module go here too, and its throttle test runs from another
+    loopback address, so the allowance of 127.0.0.1 outlasts the module.
+    """
     srv = start_server(
         BITIO_PROXY_HANDSHAKE_TIMEOUT_S=str(SLOW_TIMEOUT_S),
         BITIO_PROXY_UNAUTHENTICATED_PER_IP=str(SLOW_PER_IP),
+        BITIO_PROXY_FAILED_LOGINS_PER_MINUTE=str(FAILED_LOGINS),
     )
     yield srv
     stop_server(srv)
@@ -390,12 +400,27 @@ def test_startup_without_parameters_is_answered(server: Server) -> None:
             assert error_fields(body)["C"] != "08P01", error_fields(body)
 
 
-@pytest.mark.parametrize("length", [200, MAX_STARTUP])
-def test_startup_up_to_10000_bytes_is_accepted(server: Server, length: int) -> None:
+def test_startup_of_200_bytes_is_accepted(server: Server) -> None:
     with Conn(server.pg_port) as conn:
         conn.secure()
-        assert conn.send(startup_of_length(length))
+        assert conn.send(startup_of_length(200))
         conn.expect_password_request()
+
+
+def test_startup_of_10000_bytes_passes_the_length_check(server: Server) -> None:
+    """The largest valid frame is parsed: a password request, or a refusal of its content
+    (a ~9,950-character application_name may be refused by policy), never a framing error."""
+    with Conn(server.pg_port) as conn:
+        conn.secure()
+        assert conn.send(startup_of_length(MAX_STARTUP))
+        kind, body = conn.read_message()
+        if kind == b"R":
+            assert body == struct.pack("!I", AUTH_CLEARTEXT), body
+        else:
+            assert kind == b"E", (kind, body)
+            fields = error_fields(body)
+            assert fields["S"] == "FATAL" and fields["C"] != "08P01", fields
+            assert "length" not in fields["M"], fields
 
 
 # --- rows 2-4: encryption requests ------------------------------------------------------------
@@ -480,7 +505,7 @@ def test_plaintext_startup_is_refused_with_28000(server: Server) -> None:
 
 
 @pytest.mark.parametrize(
-    "code", [V2_0, V4_0, 0, 1234 << 16 | 5678], ids=["2.0", "4.0", "0", "1234.5678"]
+    "code", [V2_0, V4_0, 0, 1 << 16, 0x7FFFFFFF], ids=["2.0", "4.0", "0", "1.0", "32767.65535"]
 )
 def test_unsupported_protocol_major_is_refused(server: Server, code: int) -> None:
     with Conn(server.pg_port) as conn:
@@ -555,8 +580,8 @@ def test_lying_password_length_is_closed_promptly(server: Server, length: int) -
     [b"", b"hunter2", b"v2_", b"v2_abc-def", b"v2_abc def", b"V2_abcdef", b"v2_" + b"x" * 28],
     ids=["empty", "no-prefix", "prefix-only", "dash", "space", "upper-prefix", "unknown-key"],
 )
-def test_bad_password_is_refused_with_28p01(server: Server, secret: bytes) -> None:
-    with Conn(server.pg_port) as conn:
+def test_bad_password_is_refused_with_28p01(limits_server: Server, secret: bytes) -> None:
+    with Conn(limits_server.pg_port) as conn:
         conn.secure()
         assert conn.send(startup())
         conn.expect_password_request()
@@ -566,22 +591,47 @@ def test_bad_password_is_refused_with_28p01(server: Server, secret: bytes) -> No
         assert secret.decode() not in fields["M"] or not secret, fields
 
 
-def test_password_with_nul_inside_is_refused(server: Server) -> None:
+def test_repeated_failures_are_refused_early(limits_server: Server) -> None:
+    """After proxy-failed-logins-per-minute failures from one address, even the right key is
+    refused there for the rest of the minute; other addresses are unaffected. Runs from
+    127.0.0.3 so the other tests' address keeps its allowance."""
+
+    def attempt(secret: bytes, source: str) -> dict[str, str]:
+        with Conn(limits_server.pg_port, source=source) as conn:
+            conn.secure()
+            assert conn.send(startup())
+            kind, body = conn.read_message()
+            if kind == b"E":
+                return error_fields(body)
+            assert kind == b"R", kind
+            assert conn.send(password(secret))
+            kind, body = conn.read_message()
+            return error_fields(body) if kind == b"E" else {"kind": kind.decode()}
+
+    for _ in range(FAILED_LOGINS):
+        assert attempt(b"v2_" + b"x" * 28, "127.0.0.3")["C"] == "28P01"
+    refused = attempt(limits_server.admin_key.encode(), "127.0.0.3")
+    assert refused["C"] == "28000" and "too many failed attempts" in refused["M"], refused
+    # Another address gets past the key check (to "database does not exist": no such db).
+    assert attempt(limits_server.admin_key.encode(), "127.0.0.4")["C"] == "3D000"
+
+
+def test_password_with_nul_inside_is_refused(limits_server: Server) -> None:
     """Postgres 15 says 08P01 'invalid password packet size'; 28P01 is as good."""
-    with Conn(server.pg_port) as conn:
+    with Conn(limits_server.pg_port) as conn:
         conn.secure()
         assert conn.send(startup())
         conn.expect_password_request()
-        assert conn.send(password(server.admin_key.encode() + b"\0trailer"))
+        assert conn.send(password(limits_server.admin_key.encode() + b"\0trailer"))
         expect_fatal(conn, "28P01", "08P01")
 
 
-def test_admin_key_with_nul_prefix_is_refused(server: Server) -> None:
-    with Conn(server.pg_port) as conn:
+def test_admin_key_with_nul_prefix_is_refused(limits_server: Server) -> None:
+    with Conn(limits_server.pg_port) as conn:
         conn.secure()
         assert conn.send(startup())
         conn.expect_password_request()
-        assert conn.send(password(b"\0" + server.admin_key.encode()))
+        assert conn.send(password(b"\0" + limits_server.admin_key.encode()))
         expect_fatal(conn, "28P01", "08P01")
 
 
@@ -595,14 +645,18 @@ def test_admin_key_with_nul_prefix_is_refused(server: Server) -> None:
         {"replication": "true"},
         {"options": "-c session_preload_libraries=x"},
         {"options": "-c="},
-        {"options": "--statement_timeout=0"},
+        {"options": "--session-preload-libraries=x"},
+        {"options": "-crole=postgres"},
+        {"role": "postgres"},
     ],
     ids=[
         "replication-database",
         "replication-true",
         "options-c-preload",
         "options-c=",
-        "options--x",
+        "options--preload",
+        "options-crole",
+        "role",
     ],
 )
 def test_dangerous_startup_parameters_are_refused(server: Server, extra: dict[str, str]) -> None:
@@ -673,20 +727,20 @@ def wait_handshakes_idle(srv: Server) -> None:
     assert wait_for(lambda: endpoint_stats(srv)["handshakes"] == 0, 5), endpoint_stats(srv)
 
 
-def test_idle_client_is_closed_at_the_handshake_deadline(slow_server: Server) -> None:
-    wait_handshakes_idle(slow_server)
-    with Conn(slow_server.pg_port) as conn:
+def test_idle_client_is_closed_at_the_handshake_deadline(limits_server: Server) -> None:
+    wait_handshakes_idle(limits_server)
+    with Conn(limits_server.pg_port) as conn:
         started = time.monotonic()
         expect_closed(conn, SLOW_TIMEOUT_S + 3)
         elapsed = time.monotonic() - started
     assert SLOW_TIMEOUT_S * 0.8 <= elapsed <= SLOW_TIMEOUT_S + 3, elapsed
 
 
-def test_trickling_client_is_closed_at_the_handshake_deadline(slow_server: Server) -> None:
+def test_trickling_client_is_closed_at_the_handshake_deadline(limits_server: Server) -> None:
     """One byte every 250 ms: the deadline covers the whole handshake, not each read."""
-    wait_handshakes_idle(slow_server)
+    wait_handshakes_idle(limits_server)
     data = startup_of_length(200)
-    with Conn(slow_server.pg_port) as conn:
+    with Conn(limits_server.pg_port) as conn:
         started = time.monotonic()
         for i in range(len(data)):
             if not conn.send(data[i : i + 1]) or time.monotonic() - started > SLOW_TIMEOUT_S + 3:
@@ -698,9 +752,9 @@ def test_trickling_client_is_closed_at_the_handshake_deadline(slow_server: Serve
     assert elapsed <= SLOW_TIMEOUT_S + 2, f"still open after {elapsed:.1f}s of trickling"
 
 
-def test_client_that_never_sends_the_password_is_closed(slow_server: Server) -> None:
-    wait_handshakes_idle(slow_server)
-    with Conn(slow_server.pg_port) as conn:
+def test_client_that_never_sends_the_password_is_closed(limits_server: Server) -> None:
+    wait_handshakes_idle(limits_server)
+    with Conn(limits_server.pg_port) as conn:
         started = time.monotonic()
         conn.secure()
         assert conn.send(startup())
@@ -710,15 +764,15 @@ def test_client_that_never_sends_the_password_is_closed(slow_server: Server) -> 
     assert elapsed <= SLOW_TIMEOUT_S + 3, elapsed
 
 
-def test_unauthenticated_connections_per_ip_are_capped(slow_server: Server) -> None:
-    wait_handshakes_idle(slow_server)
-    conns = [Conn(slow_server.pg_port) for _ in range(SLOW_PER_IP)]
+def test_unauthenticated_connections_per_ip_are_capped(limits_server: Server) -> None:
+    wait_handshakes_idle(limits_server)
+    conns = [Conn(limits_server.pg_port) for _ in range(SLOW_PER_IP)]
     try:
         assert wait_for(
-            lambda: endpoint_stats(slow_server)["handshakes"] == SLOW_PER_IP, 1, 0.05
-        ), endpoint_stats(slow_server)
+            lambda: endpoint_stats(limits_server)["handshakes"] == SLOW_PER_IP, 1, 0.05
+        ), endpoint_stats(limits_server)
         started = time.monotonic()
-        with Conn(slow_server.pg_port) as extra:
+        with Conn(limits_server.pg_port) as extra:
             expect_closed(extra, SLOW_TIMEOUT_S * 0.4)
         assert time.monotonic() - started < SLOW_TIMEOUT_S * 0.5
         assert all(c.is_open(0.01) for c in conns), "the first connections were closed too"
@@ -727,19 +781,19 @@ def test_unauthenticated_connections_per_ip_are_capped(slow_server: Server) -> N
     finally:
         for c in conns:
             c.close()
-    wait_handshakes_idle(slow_server)
-    still_answers(slow_server.pg_port)
+    wait_handshakes_idle(limits_server)
+    still_answers(limits_server.pg_port)
 
 
-def test_cap_is_released_when_clients_leave(slow_server: Server) -> None:
-    wait_handshakes_idle(slow_server)
+def test_cap_is_released_when_clients_leave(limits_server: Server) -> None:
+    wait_handshakes_idle(limits_server)
     for _ in range(3):
-        conns = [Conn(slow_server.pg_port) for _ in range(SLOW_PER_IP)]
+        conns = [Conn(limits_server.pg_port) for _ in range(SLOW_PER_IP)]
         for c in conns:
             assert c.ssl_request() == b"S"
             c.close()
-        wait_handshakes_idle(slow_server)
-    with Conn(slow_server.pg_port) as conn:
+        wait_handshakes_idle(limits_server)
+    with Conn(limits_server.pg_port) as conn:
         conn.secure()
         assert conn.send(startup())
         conn.expect_password_request()

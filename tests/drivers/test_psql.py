@@ -56,7 +56,7 @@ def test_keyword_form_with_the_owner_dot(tenant: Tenant, database: str) -> None:
 def test_describe_and_copy_in_and_out(tenant: Tenant, database: str, tmp_path: Path) -> None:
     target = url(tenant, database)
     source = tmp_path / "in.csv"
-    source.write_text("1,one\n2,two\n3,\"th,ree\"\n")
+    source.write_text('1,one\n2,two\n3,"th,ree"\n')
     exported = tmp_path / "out.csv"
     psql(target, "CREATE TABLE psql_copy (id integer PRIMARY KEY, label text)")
 
@@ -65,9 +65,7 @@ def test_describe_and_copy_in_and_out(tenant: Tenant, database: str, tmp_path: P
     psql(target, "\\copy psql_copy FROM pstdin WITH (FORMAT csv)", stdin="4,four\n5,five\n")
     # ... and TO a file / TO STDOUT run COPY TO STDOUT.
     psql(target, f"\\copy (SELECT * FROM psql_copy ORDER BY id) TO '{exported}' WITH (FORMAT csv)")
-    assert exported.read_text() == (
-        "1,one\n2,two\n3,\"th,ree\"\n4,four\n5,five\n"
-    )
+    assert exported.read_text() == ('1,one\n2,two\n3,"th,ree"\n4,four\n5,five\n')
     out = psql(target, "\\copy (SELECT label FROM psql_copy WHERE id > 3 ORDER BY id) TO STDOUT")
     assert out == "four\nfive\n"
 

@@ -117,7 +117,9 @@ def test_copy_in_and_out(conn: Any) -> None:
     conn.commit()
     out = io.StringIO()
     with conn.cursor() as cur:
-        cur.copy_expert("COPY (SELECT * FROM pg2_copy ORDER BY id) TO STDOUT WITH (FORMAT csv)", out)
+        cur.copy_expert(
+            "COPY (SELECT * FROM pg2_copy ORDER BY id) TO STDOUT WITH (FORMAT csv)", out
+        )
     lines = out.getvalue().splitlines()
     assert len(lines) == 1001
     assert lines[0] == "0,label 0"
