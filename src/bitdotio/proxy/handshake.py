@@ -19,7 +19,7 @@ from typing import cast
 from bitdotio.proxy import codec
 from bitdotio.proxy.codec import CancelRequest, ProtocolError, SpecialRequest, Startup
 
-__all__ = ["HandshakeProtocol", "Inbox", "Negotiated", "negotiate", "read_password"]
+__all__ = ["ClientGone", "HandshakeProtocol", "Inbox", "Negotiated", "negotiate", "read_password"]
 
 # Bytes a client may have in flight before its handshake decides; more is a violation.
 _MAX_BUFFERED = codec.MAX_PASSWORD_LENGTH + 1024
@@ -99,7 +99,6 @@ class HandshakeProtocol(asyncio.Protocol):
         self.inbox = Inbox()
         self.transport: asyncio.Transport | None = None
         self._on_connect = on_connect
-        self.on_lost: Callable[[], None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
@@ -116,8 +115,6 @@ class HandshakeProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.inbox.feed_eof()
-        if self.on_lost is not None:
-            self.on_lost()
 
 
 @dataclass

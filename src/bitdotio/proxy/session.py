@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from bitdotio.errors import BitError
 from bitdotio.proxy import codec
 from bitdotio.proxy.auth import Route, authenticate
-from bitdotio.proxy.codec import CancelRequest, ProtocolError, Startup, UnsupportedProtocol
+from bitdotio.proxy.codec import CancelRequest, ProtocolError, UnsupportedProtocol
 from bitdotio.proxy.connect import open_backend
 from bitdotio.proxy.handshake import ClientGone, HandshakeProtocol, negotiate, read_password
 from bitdotio.proxy.parameters import forwarded_parameters
@@ -70,6 +70,9 @@ class Session:
         except asyncio.CancelledError:  # the endpoint is shutting down
             self._close()
             raise
+        except Exception:  # the platform's fault (the catalog is down...), never the client's
+            log.exception("endpoint session from %s failed", self.address)
+            self._refuse(BitError("BIT512", "the platform is unavailable; try again"))
 
     async def _handshake(self) -> Link | None:
         endpoint = self.endpoint
@@ -93,9 +96,9 @@ class Session:
             if exc.code == "BIT501":
                 endpoint.throttle.record(self.address)
             raise
-        return await self._connect(startup, route, params)
+        return await self._connect(route, params)
 
-    async def _connect(self, startup: Startup, route: Route, params: dict[str, str]) -> Link:
+    async def _connect(self, route: Route, params: dict[str, str]) -> Link:
         endpoint = self.endpoint
         endpoint.reserve(route.database_id, route.display_name)
         try:
