@@ -48,11 +48,28 @@ class Upstream:
             transport, _ = await loop.create_connection(lambda: protocol, self.host, self.port)
         return cast(asyncio.Transport, transport)
 
-    async def send_cancel(self, pid: int, secret: bytes) -> None:
-        """A CancelRequest on a fresh connection; Postgres never replies to one."""
-        transport = await self.open(asyncio.Protocol())
+    async def send_cancel(self, pid: int, secret: bytes, timeout_s: float = 5.0) -> None:
+        """A CancelRequest on a fresh connection. Postgres never replies, but it closes the
+        connection once the backend has been signalled; waiting for that is what lets the
+        client's next query start only after the cancel landed (as it does without us)."""
+        closed = _Closed()
+        transport = await self.open(closed)
         transport.write(codec.cancel_request(pid, secret))
-        transport.close()
+        try:
+            await asyncio.wait_for(asyncio.shield(closed.done), timeout_s)
+        except TimeoutError:
+            pass
+        finally:
+            transport.close()
+
+
+class _Closed(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
 
 
 class _StartupReader(asyncio.Protocol):
