@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from bitdotio import bitdotio
 from bitdotio.sdk import BitdotioClient
 from tests.drivers.support import Tenant
 from tests.e2e.conftest import base_env
+from tests.e2e.test_original_sdk import run_original
 
 pytestmark = pytest.mark.e2e
 
@@ -142,24 +142,15 @@ def test_original_2_2_1_pooled_cursor(original_python: str, tenant: Tenant) -> N
     """bitdotio 2.2.1 from PyPI with its ``_BitV2`` host and port pointed at our endpoint."""
     db = tenant.create_database()
     srv = tenant.server
-    out = subprocess.run(
-        [
-            original_python,
-            str(HERE / "original_pooled.py"),
-            srv.api_url,
-            tenant.key,
-            db,
-            srv.db_host,
-            str(srv.db_port),
-        ],
-        capture_output=True,
-        text=True,
-        env=base_env(),
-        timeout=120,
-        cwd="/",
+    result = run_original(
+        original_python,
+        HERE / "original_pooled.py",
+        srv.api_url,
+        tenant.key,
+        db,
+        srv.db_host,
+        str(srv.db_port),
     )
-    assert out.returncode == 0, out.stderr
-    result = json.loads(out.stdout)
     assert result["version"] == "2.2.1"
     assert result["rows"] == [["Catherine", 19], ["Alice", 45], ["Bob", 84]]
     assert result["count"] == 3

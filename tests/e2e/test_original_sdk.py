@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,16 +41,10 @@ def original_python() -> str:
     return str(python)
 
 
-def test_original_client_database_and_query_calls(original_python: str, server: Server) -> None:
-    key = server.create_user("legacy")
+def run_original(python: str, script: Path, *args: str) -> dict[str, Any]:
+    """Run ``script`` under the original package's venv; its JSON output."""
     out = subprocess.run(
-        [
-            original_python,
-            str(Path(__file__).with_name("original_client.py")),
-            server.api_url,
-            key,
-            "orig-db",
-        ],
+        [python, str(script), *args],
         capture_output=True,
         text=True,
         env=base_env(),
@@ -57,7 +52,19 @@ def test_original_client_database_and_query_calls(original_python: str, server: 
         cwd="/",
     )
     assert out.returncode == 0, out.stderr
-    result = json.loads(out.stdout)
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def test_original_client_database_and_query_calls(original_python: str, server: Server) -> None:
+    key = server.create_user("legacy")
+    result = run_original(
+        original_python,
+        Path(__file__).with_name("original_client.py"),
+        server.api_url,
+        key,
+        "orig-db",
+    )
     assert result["version"] == "2.2.1"
     assert result["created"]["name"] == "legacy/orig-db"
     assert result["created"]["storage_limit_bytes"] == 1000000
