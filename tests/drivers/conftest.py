@@ -42,12 +42,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def _serve(env: dict[str, str]) -> Iterator[Server]:
     srv = Server(make_data_dir("bitio-drivers-"), free_port(), free_port(), env=env)
-    srv.start()
-    _started.append(srv)
     try:
+        srv.start()
+        _started.append(srv)
         yield srv
     finally:
-        _started.remove(srv)
+        if srv in _started:
+            _started.remove(srv)
         if srv.process and srv.process.poll() is None:
             srv.stop()
         shutil.rmtree(srv.data_dir, ignore_errors=True)
