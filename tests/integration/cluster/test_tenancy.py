@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from psycopg import sql
 from fastapi.testclient import TestClient
 
 from bitdotio.cluster.bootstrap import Cluster
@@ -112,3 +113,25 @@ def test_owner_cannot_take_over_the_database(cluster: Cluster, alice: User, data
         conn.execute("CREATE TABLE mine (a int)")  # the tenant's DDL lives in public
         conn.execute("CREATE TEMP TABLE scratch (a int)")  # TEMP through the owner group
         conn.execute("CREATE SCHEMA other")
+
+
+def test_migration_gives_older_databases_temporary(
+    cluster: Cluster, alice: User, database: str
+) -> None:
+    """0003 re-grants TEMPORARY to owner groups of databases made before it existed."""
+    from importlib import resources
+
+    physical = physical_of(cluster, database)
+    check = "SELECT has_database_privilege(%s, %s, 'TEMPORARY')"
+    migration = (
+        resources.files("bitdotio.catalog.migrations") / "0003_temporary_for_owners.sql"
+    ).read_text()
+    with psycopg.connect(cluster.access.catalog(), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM {}").format(
+                sql.Identifier(physical), sql.Identifier(f"{physical}_owner")
+            )
+        )
+        assert conn.execute(check, [f"{physical}_owner", physical]).fetchone() == (False,)
+        conn.execute(migration.encode())
+        assert conn.execute(check, [f"{physical}_owner", physical]).fetchone() == (True,)
