@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from psycopg import sql
 from fastapi.testclient import TestClient
+from psycopg import sql
 
 from bitdotio.cluster.bootstrap import Cluster
 from tests.integration.conftest import User
