@@ -114,14 +114,17 @@ def stop(process: subprocess.Popen[bytes] | None) -> None:
 
 @dataclass
 class Ours:
-    """``bit serve`` on its own data directory."""
+    """``bit serve`` on its own data directory; ``extra_env`` adds ``BITIO_*`` settings
+    (benchmarks/proxy.py points it at its own Postgres and certificate)."""
 
     data_dir: str
     log_dir: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
     http_port: int = field(default_factory=free_port)
     pg_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     admin_key: str = ""
+    endpoint_line: str = ""  # what bit serve printed after "Postgres endpoint:"
     starts: int = 0
 
     @property
@@ -129,7 +132,8 @@ class Ours:
         return f"http://127.0.0.1:{self.http_port}"
 
     def start(self, timeout: float = 120) -> float:
-        """Start and wait for /healthz; the seconds it took. Reads the key on the first start."""
+        """Start and wait for /healthz; the seconds it took. Reads the key on the first start,
+        and the endpoint line on every start."""
         self.starts += 1
         out = self.log_dir / f"serve-{self.starts}.out"
         with open(out, "wb") as stdout, open(self.log_dir / "serve.err", "ab") as stderr:
@@ -149,15 +153,24 @@ class Ours:
                 ],
                 stdout=stdout,
                 stderr=stderr,
-                env=clean_env(),
+                env=clean_env(**self.extra_env),
                 cwd=ROOT,
+                start_new_session=True,  # Ctrl-C reaches us, and we stop it
             )
         elapsed = wait_healthy(f"{self.url}/healthz", self.process, started, timeout)
+        text = out.read_text()
+        for _ in range(50):  # the lines are printed around the time /healthz answers
+            if "Postgres endpoint:" in text:
+                break
+            time.sleep(0.1)
+            text = out.read_text()
         if not self.admin_key:
-            found = re.search(r"Admin API key \(shown once, store it now\): (\S+)", out.read_text())
+            found = re.search(r"Admin API key \(shown once, store it now\): (\S+)", text)
             if not found:
-                raise RuntimeError(f"no admin key in {out}")
+                raise RuntimeError(f"no admin key in {out}:\n{text}")
             self.admin_key = found.group(1)
+        line = re.search(r"^Postgres endpoint: (.*)$", text, re.MULTILINE)
+        self.endpoint_line = line.group(1) if line else ""
         return elapsed
 
     def stop(self) -> None:
@@ -168,7 +181,7 @@ class Ours:
         assert self.process is not None
         return self.process.pid
 
-    def api(self, method: str, path: str, body: dict[str, Any]) -> Any:
+    def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         response = httpx.request(
             method,
             f"{self.url}/v2beta{path}",

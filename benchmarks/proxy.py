@@ -76,7 +76,7 @@ from typing import Any
 
 import httpx
 import psycopg
-from http_query import clean_env, free_port, pin_prefix, stop, wait_healthy
+from http_query import Ours, clean_env, free_port, pin_prefix, stop
 from psycopg import sql
 
 from bitdotio.cluster.binaries import find_bindir
@@ -395,79 +395,18 @@ class PgBouncer:
         return self.process.pid
 
 
-@dataclass
-class Ours:
-    """``bit serve`` on the benchmark's Postgres (``BITIO_DATABASE_URL``)."""
-
-    work: Path
-    postgres: Postgres
-    http_port: int = field(default_factory=free_port)
-    pg_port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-    admin_key: str = ""
-    endpoint: str = ""  # the ``Postgres endpoint:`` line's value when it offers a URL
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
-
-    def start(self, timeout: float = 120) -> float:
-        """Start, wait for /healthz; the seconds it took. Reads the key and the endpoint line."""
-        out = self.work / "serve.out"
-        env = clean_env(
-            BITIO_DATABASE_URL=self.postgres.url,
-            BITIO_DATA_DIR=str(self.work / "data"),
-            BITIO_HTTP_PORT=str(self.http_port),
-            BITIO_PG_PORT=str(self.pg_port),
-            BITIO_TLS_CERT=str(self.postgres.cert),
-            BITIO_TLS_KEY=str(self.postgres.key),
-        )
-        with open(out, "wb") as stdout, open(self.work / "serve.err", "ab") as stderr:
-            started = time.monotonic()
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "bitdotio", "serve"],
-                stdout=stdout,
-                stderr=stderr,
-                env=env,
-                cwd=ROOT,
-                start_new_session=True,
-            )
-        elapsed = wait_healthy(f"{self.url}/healthz", self.process, started, timeout)
-        text = out.read_text()
-        for _ in range(50):  # the lines are printed around the time /healthz answers
-            if "Postgres endpoint:" in text:
-                break
-            time.sleep(0.1)
-            text = out.read_text()
-        found = re.search(r"Admin API key \(shown once, store it now\): (\S+)", text)
-        if not found:
-            raise SetupError(f"no admin key in {out}:\n{text}")
-        self.admin_key = found.group(1)
-        endpoint = re.search(r"^Postgres endpoint: (postgres(?:ql)?://\S+)", text, re.MULTILINE)
-        self.endpoint = endpoint.group(1) if endpoint else ""
-        line = re.search(r"^Postgres endpoint:.*$", text, re.MULTILINE)
-        print(f"  bit serve says: {line.group(0) if line else '(no Postgres endpoint line)'}")
-        return elapsed
-
-    def stop(self) -> None:
-        stop(self.process)
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        response = httpx.request(
-            method,
-            f"{self.url}/v2beta{path}",
-            json=body,
-            timeout=120,
-            headers={"Authorization": f"Bearer {self.admin_key}"},
-        )
-        if response.status_code >= 400:
-            raise SetupError(f"{method} {path}: {response.status_code} {response.text}")
-        return response.json()
+def make_ours(work: Path, postgres: Postgres) -> Ours:
+    """``bit serve`` on the benchmark's Postgres (``BITIO_DATABASE_URL``) and certificate."""
+    work.mkdir()
+    return Ours(
+        str(work / "data"),
+        work,
+        extra_env={
+            "BITIO_DATABASE_URL": postgres.url,
+            "BITIO_TLS_CERT": str(postgres.cert),
+            "BITIO_TLS_KEY": str(postgres.key),
+        },
+    )
 
 
 # --------------------------------------------------------------------------- paths and pgbench
@@ -778,10 +717,10 @@ def setup(
     verifier = postgres.create_roles(password)
     print(f"Postgres {postgres.server_version()} ({bindir}) on 127.0.0.1:{postgres.port}, TLS")
 
-    ours = Ours(work / "serve", postgres)
-    ours.work.mkdir()
+    ours = make_ours(work / "serve", postgres)
     stack.callback(ours.stop)
     print(f"bit serve: healthy after {ours.start():.2f} s")
+    print(f"  bit serve says: Postgres endpoint: {ours.endpoint_line or '(no line)'}")
     ours.api("POST", "/db/", {"name": DB_NAME})
     ours.api("GET", f"/db/admin/{DB_NAME}")
     physical = postgres.physical_name(DB_NAME)
@@ -802,7 +741,8 @@ def setup(
         "direct": Target("direct", tls_env(pg, SCRAM_ROLE, physical, password)),
         "direct-trust": Target("direct-trust", tls_env(pg, TRUST_ROLE, physical)),
     }
-    why_not = "no endpoint URL printed" if not ours.endpoint else endpoint_works(targets["ours"])
+    offers_url = re.match(r"postgres(?:ql)?://", ours.endpoint_line)
+    why_not = "no endpoint URL printed" if not offers_url else endpoint_works(targets["ours"])
     if why_not:
         if not args.allow_missing_endpoint:
             raise SetupError(f"our Postgres endpoint is not usable: {why_not}")
@@ -871,7 +811,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 postgres, targets = setup(stack, work, args, bindir, bench)
                 runs = measure(targets, postgres, bench, args)
-            except (SetupError, httpx.HTTPError, psycopg.Error, OSError) as exc:
+            except (RuntimeError, httpx.HTTPError, psycopg.Error, OSError) as exc:
                 print(f"benchmark setup failed: {exc}", file=sys.stderr)
                 for log in ("serve/serve.err", "postgres.log", "pgbouncer/pgbouncer.log"):
                     if (work / log).exists():
@@ -880,7 +820,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             print(f"load average after: {load_average()}")
             print_tables(runs, args.cases)
-    except SetupError as exc:
+    except RuntimeError as exc:  # SetupError, and bit serve failing to start
         print(f"benchmark setup failed: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
