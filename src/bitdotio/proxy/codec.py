@@ -12,11 +12,14 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from bitdotio.errors import BitError
+
 __all__ = [
     "CANCEL_REQUEST_CODE",
     "GSSENC_REQUEST_CODE",
     "MAX_PASSWORD_LENGTH",
     "MAX_STARTUP_LENGTH",
+    "READY_IDLE",
     "SSL_REQUEST_CODE",
     "CancelRequest",
     "ErrorFields",
@@ -29,11 +32,14 @@ __all__ = [
     "backend_key_data",
     "cancel_request",
     "error_response",
+    "message",
     "negotiate_protocol_version",
     "parse_error_fields",
     "parse_password",
     "parse_startup",
+    "ready_for_query",
     "ready_for_query_status",
+    "render_error",
     "startup_length",
     "startup_message",
     "terminate",
@@ -43,6 +49,9 @@ SSL_REQUEST_CODE = 80877103
 GSSENC_REQUEST_CODE = 80877104
 CANCEL_REQUEST_CODE = 80877102
 PROTOCOL_3 = 3
+
+# ReadyForQuery status bytes: no transaction, in a transaction, in a failed transaction
+READY_IDLE, READY_IN_TRANSACTION, READY_FAILED = b"ITE"
 
 MAX_STARTUP_LENGTH = 10_000  # MAX_STARTUP_PACKET_LENGTH, pqcomm.h
 MAX_PASSWORD_LENGTH = 65_535  # PG_MAX_AUTH_TOKEN_LENGTH, auth.c
@@ -190,7 +199,7 @@ class MessageReader:
 # --- messages the endpoint sends
 
 
-def _message(kind: bytes, body: bytes) -> bytes:
+def message(kind: bytes, body: bytes) -> bytes:
     return kind + _INT32.pack(len(body) + 4) + body
 
 
@@ -198,7 +207,7 @@ def _cstring(value: str) -> bytes:
     return value.encode("utf-8").replace(b"\x00", b"") + b"\x00"
 
 
-def error_response(sqlstate: str, message: str, severity: str = "FATAL") -> bytes:
+def error_response(sqlstate: str, text: str, severity: str = "FATAL") -> bytes:
     """An ErrorResponse (``E``) with the fields libpq shows: severity, code, message."""
     body = (
         b"S"
@@ -208,10 +217,16 @@ def error_response(sqlstate: str, message: str, severity: str = "FATAL") -> byte
         + b"C"
         + _cstring(sqlstate)
         + b"M"
-        + _cstring(message)
+        + _cstring(text)
         + b"\x00"
     )
-    return _message(b"E", body)
+    return message(b"E", body)
+
+
+def render_error(error: BitError) -> bytes:
+    """The ErrorResponse for a BIT5xx error: the only way the endpoint words a refusal."""
+    assert error.sqlstate is not None, error.code
+    return error_response(error.sqlstate, error.public_message())
 
 
 @dataclass(frozen=True)
@@ -234,25 +249,29 @@ def parse_error_fields(body: bytes) -> ErrorFields:
 
 
 def auth_cleartext_password() -> bytes:
-    return _message(b"R", _INT32.pack(3))
+    return message(b"R", _INT32.pack(3))
 
 
 def auth_ok() -> bytes:
-    return _message(b"R", _INT32.pack(0))
+    return message(b"R", _INT32.pack(0))
 
 
 def backend_key_data(pid: int, secret: bytes) -> bytes:
-    return _message(b"K", _INT32.pack(pid) + secret)
+    return message(b"K", _INT32.pack(pid) + secret)
 
 
 def negotiate_protocol_version(minor: int, unknown_options: Iterable[str]) -> bytes:
     options = list(unknown_options)
     body = _INT32.pack(minor) + _INT32.pack(len(options)) + b"".join(map(_cstring, options))
-    return _message(b"v", body)
+    return message(b"v", body)
 
 
 def terminate() -> bytes:
-    return _message(b"X", b"")
+    return message(b"X", b"")
+
+
+def ready_for_query(status: bytes) -> bytes:
+    return message(b"Z", status)
 
 
 def ready_for_query_status(data: bytes | bytearray) -> int:
@@ -263,7 +282,7 @@ def ready_for_query_status(data: bytes | bytearray) -> int:
     """
     if len(data) >= 6 and data[-6] == 0x5A and data[-5:-1] == b"\x00\x00\x00\x05":
         status = data[-1]
-        if status in (0x49, 0x54, 0x45):
+        if status in (READY_IDLE, READY_IN_TRANSACTION, READY_FAILED):
             return status
     return 0
 

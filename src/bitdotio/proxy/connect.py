@@ -132,7 +132,7 @@ async def open_backend(upstream: Upstream, route: Route, params: dict[str, str])
                         "admitted without one (see docs/reference/configuration.md)",
                     )
             elif kind in (b"S", b"N"):
-                statuses += kind + (len(body) + 4).to_bytes(4, "big") + body
+                statuses += codec.message(kind, body)
             elif kind == b"K" and len(body) >= 8:
                 pid, secret = int.from_bytes(body[:4], "big"), body[4:]
             elif kind == b"E":

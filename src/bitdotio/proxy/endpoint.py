@@ -16,7 +16,7 @@ import socket
 import ssl
 import time
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
 from psycopg_pool import AsyncConnectionPool
 
@@ -26,7 +26,7 @@ from bitdotio.config import Settings
 from bitdotio.errors import BitError
 from bitdotio.proxy.auth import FailureThrottle
 from bitdotio.proxy.cancel import CancelKeys
-from bitdotio.proxy.codec import CancelRequest
+from bitdotio.proxy.codec import READY_IDLE, CancelRequest
 from bitdotio.proxy.connect import Upstream
 from bitdotio.proxy.handshake import HandshakeProtocol
 from bitdotio.proxy.passthrough import Link
@@ -36,7 +36,16 @@ __all__ = ["Endpoint", "listen"]
 
 log = logging.getLogger("bitdotio.proxy")
 
-_IDLE = 0x49
+K = TypeVar("K")
+
+
+def _decrement(counts: dict[K, int], key: K) -> None:
+    """One fewer for ``key``; a count that reaches zero is removed, so the dict stays small."""
+    left = counts.get(key, 0) - 1
+    if left > 0:
+        counts[key] = left
+    else:
+        counts.pop(key, None)
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -133,11 +142,7 @@ class Endpoint:
 
         def done(task: asyncio.Task[None]) -> None:
             self._sessions.discard(task)
-            left = self._unauthenticated[address] - 1
-            if left:
-                self._unauthenticated[address] = left
-            else:
-                del self._unauthenticated[address]
+            _decrement(self._unauthenticated, address)
 
         task.add_done_callback(done)
 
@@ -165,11 +170,7 @@ class Endpoint:
         self._per_database[database_id] = count + 1
 
     def unreserve(self, database_id: uuid.UUID) -> None:
-        left = self._per_database.get(database_id, 0) - 1
-        if left > 0:
-            self._per_database[database_id] = left
-        else:
-            self._per_database.pop(database_id, None)
+        _decrement(self._per_database, database_id)
 
     def adopt(self, link: Link) -> None:
         self.links.add(link)
@@ -199,4 +200,4 @@ class Endpoint:
                     if link.closed:
                         continue
                 if link.rest_status and now - link.last_activity >= idle_s:
-                    link.close(BitError("BIT509" if link.rest_status == _IDLE else "BIT510"))
+                    link.close(BitError("BIT509" if link.rest_status == READY_IDLE else "BIT510"))

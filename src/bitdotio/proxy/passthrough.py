@@ -20,8 +20,6 @@ from bitdotio.proxy import codec
 
 __all__ = ["Link"]
 
-_IDLE = 0x49  # ReadyForQuery status 'I': no transaction open
-
 
 class Link:
     """One client connection and its backend, from authentication to close."""
@@ -54,8 +52,8 @@ class Link:
 
     def start(self, pending_from_client: bytes, pending_from_server: bytes) -> None:
         """Switch both transports to the copying protocols, handing on buffered bytes."""
-        self.client.set_protocol(_ClientSide(self))
-        self.server.set_protocol(_ServerSide(self))
+        self.client.set_protocol(_ClientSide(self, self.server))
+        self.server.set_protocol(_ServerSide(self, self.client))
         if pending_from_server:
             self.client.write(pending_from_server)
         if pending_from_client:
@@ -67,7 +65,7 @@ class Link:
         """Close at the next ReadyForQuery outside a transaction, or at ``deadline``."""
         if self.retire_by is None or deadline < self.retire_by:
             self.retire_by = deadline
-        if self.rest_status == _IDLE:
+        if self.rest_status == codec.READY_IDLE:
             self.close(BitError("BIT511"))
 
     def close(self, error: BitError | None = None) -> None:
@@ -76,8 +74,7 @@ class Link:
             return
         self.closed = True
         if error is not None and self.rest_status and not self.client.is_closing():
-            assert error.sqlstate is not None
-            self.client.write(codec.error_response(error.sqlstate, error.public_message()))
+            self.client.write(codec.render_error(error))
         self.client.close()
         if not self.server.is_closing():
             self.server.write(codec.terminate())
@@ -85,52 +82,40 @@ class Link:
         self._on_close(self)
 
 
-class _ClientSide(asyncio.Protocol):
-    def __init__(self, link: Link) -> None:
-        self.link = link
-        self.server = link.server
+class _Side(asyncio.Protocol):
+    """One direction: what arrives is written to ``other``; a full ``other`` stops reading."""
 
+    def __init__(self, link: Link, other: asyncio.Transport) -> None:
+        self.link = link
+        self.other = other
+
+    def pause_writing(self) -> None:
+        self.other.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.other.resume_reading()
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.link.close()
+
+
+class _ClientSide(_Side):
     def data_received(self, data: bytes) -> None:
         link = self.link
         link.last_activity = time.monotonic()
         link.rest_status = 0
-        self.server.write(data)
-
-    def pause_writing(self) -> None:
-        self.server.pause_reading()
-
-    def resume_writing(self) -> None:
-        self.server.resume_reading()
-
-    def eof_received(self) -> bool:
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.link.close()
+        self.other.write(data)
 
 
-class _ServerSide(asyncio.Protocol):
-    def __init__(self, link: Link) -> None:
-        self.link = link
-        self.client = link.client
-
+class _ServerSide(_Side):
     def data_received(self, data: bytes) -> None:
         link = self.link
         link.last_activity = time.monotonic()
-        self.client.write(data)
+        self.other.write(data)
         status = codec.ready_for_query_status(data)
         link.rest_status = status
-        if status == _IDLE and link.retire_by is not None:
+        if status == codec.READY_IDLE and link.retire_by is not None:
             link.close(BitError("BIT511"))
-
-    def pause_writing(self) -> None:
-        self.client.pause_reading()
-
-    def resume_writing(self) -> None:
-        self.client.resume_reading()
-
-    def eof_received(self) -> bool:
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.link.close()

@@ -46,8 +46,7 @@ class Session:
             self.protocol.transport.close()
 
     def _refuse(self, error: BitError) -> None:
-        assert error.sqlstate is not None
-        self._send(codec.error_response(error.sqlstate, error.public_message()))
+        self._send(codec.render_error(error))
         self._close()
 
     async def run(self) -> None:
@@ -129,8 +128,7 @@ class Session:
             codec.auth_ok()
             + backend.parameter_statuses
             + codec.backend_key_data(proxy_pid, proxy_secret)
-            + b"Z\x00\x00\x00\x05"
-            + backend.status
+            + codec.ready_for_query(backend.status)
         )
         link.start(self.protocol.inbox.take_rest(), backend.rest)
         log.debug("connected key %s to %s", route.key_id, route.display_name)
