@@ -57,6 +57,15 @@ def _positive_float(value: Any) -> float:
     return number
 
 
+def _choice(*allowed: str) -> Callable[[Any], str]:
+    def cast(value: Any) -> str:
+        if str(value) not in allowed:
+            raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
+        return str(value)
+
+    return cast
+
+
 def default_data_dir() -> str:
     """``/var/lib/bitio`` for root (a system service), else the user's XDG data home."""
     if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -214,6 +223,124 @@ SETTINGS: tuple[Setting, ...] = (
         "Connections one client address may hold open before authenticating.",
         _positive_int,
     ),
+    # --- jobs: imports and exports
+    Setting(
+        "storage-dir",
+        None,
+        "Where uploads and exports are kept. Default: <data-dir>/files. Workers on other "
+        "machines need the same directory (a shared file system).",
+        _optional_str,
+    ),
+    Setting(
+        "components",
+        "all",
+        "What bit serve runs: all; api (the HTTP API and the Postgres endpoint, no jobs); or "
+        "worker (jobs only, for more machines).",
+        _choice("all", "api", "worker"),
+    ),
+    Setting(
+        "worker-concurrency",
+        2,
+        "Jobs one worker process runs at the same time.",
+        _positive_int,
+    ),
+    Setting(
+        "worker-heartbeat-s",
+        10.0,
+        "How often a worker tells the job queue it is alive.",
+        _positive_float,
+    ),
+    Setting(
+        "worker-stalled-after-s",
+        30.0,
+        "A running job whose worker sent no heartbeat for this long is started again.",
+        _positive_float,
+    ),
+    Setting(
+        "import-max-upload-bytes",
+        5 * 1024**3,
+        "Largest file an import may upload (413 above it).",
+        _positive_int,
+    ),
+    Setting(
+        "import-url-max-bytes",
+        5 * 1024**3,
+        "Largest file an import may download from file_url (after decompression).",
+        _positive_int,
+    ),
+    Setting(
+        "import-url-timeout-s",
+        600.0,
+        "Time a file_url download may take in all, redirects included.",
+        _positive_float,
+    ),
+    Setting(
+        "import-allow-private-urls",
+        False,
+        "Let file_url reach loopback, private and link-local addresses. Only for tests and "
+        "closed networks: it lets API users reach services next to the server.",
+        _bool,
+    ),
+    Setting(
+        "import-timeout-s",
+        3600.0,
+        "statement_timeout of the transaction that loads an import.",
+        _positive_float,
+    ),
+    Setting(
+        "import-max-columns",
+        1600,
+        "Most columns an imported table may have (Postgres allows 1600).",
+        _positive_int,
+    ),
+    Setting(
+        "import-max-field-bytes",
+        10 * 1024 * 1024,
+        "Largest single value (a CSV field, a SQLite text or blob) an import accepts.",
+        _positive_int,
+    ),
+    Setting(
+        "import-max-tables",
+        100,
+        "Most tables one import may create (sheets, SQLite tables, ZIP members).",
+        _positive_int,
+    ),
+    Setting(
+        "import-sqlite-timeout-s",
+        60.0,
+        "CPU time the process that reads an uploaded SQLite file may use.",
+        _positive_float,
+    ),
+    Setting(
+        "import-sqlite-max-memory-bytes",
+        1024**3,
+        "Address-space limit of the process that reads an uploaded SQLite file.",
+        _positive_int,
+    ),
+    Setting(
+        "import-zip-max-members",
+        100,
+        "Most files a ZIP import may contain.",
+        _positive_int,
+    ),
+    Setting(
+        "import-zip-max-ratio",
+        200,
+        "Largest uncompressed/compressed size ratio of one member of a ZIP, XLSX or ODS file.",
+        _positive_int,
+    ),
+    Setting(
+        "import-zip-max-bytes",
+        8 * 1024**3,
+        "Largest total uncompressed size of a ZIP, XLSX or ODS file.",
+        _positive_int,
+    ),
+    Setting(
+        "job-retention-days",
+        30,
+        "Days a finished job stays visible; uploads are deleted as soon as their job ends.",
+        _positive_int,
+    ),
     # --- the SDK and the CLI (client side)
     Setting("api-url", "http://127.0.0.1:8080/v2beta", "SDK and CLI: base URL of the HTTP API."),
     Setting("db-host", "127.0.0.1", "SDK: host of the Postgres endpoint."),
@@ -232,6 +359,13 @@ _BY_NAME = {s.name: s for s in SETTINGS}
 def env_name(name: str) -> str:
     """``http-port`` -> ``BITIO_HTTP_PORT``."""
     return "BITIO_" + name.upper().replace("-", "_")
+
+
+def default_env(values: Mapping[str, str]) -> None:
+    """Defaults for libraries tuned only through environment variables (polars's CSV reader in
+    the job worker); a value the operator set wins."""
+    for name, value in values.items():
+        os.environ.setdefault(name, value)
 
 
 def read_env(name: str, environ: Mapping[str, str] | None = None) -> str | None:

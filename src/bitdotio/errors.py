@@ -68,6 +68,10 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
         501,
         "Import and export jobs are not available on this server yet",
     ),
+    ErrorCode("BIT401", "ImportJobNotFound", 404, "Import job not found"),
+    ErrorCode("BIT402", "UploadTooLarge", 413, "The file is larger than the upload limit"),
+    ErrorCode("BIT403", "InvalidImportRequest", 400, "Provide exactly one of file or file_url"),
+    ErrorCode("BIT404", "UploadIncomplete", 400, "The upload ended before the form was complete"),
     # the Postgres endpoint: ErrorResponses, worded the way Postgres words them
     ErrorCode("BIT500", "EndpointListenFailed", 500, "The Postgres endpoint cannot listen"),
     ErrorCode("BIT501", "PasswordFailed", 401, "password authentication failed", "28P01"),

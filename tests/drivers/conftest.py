@@ -16,10 +16,13 @@ import pytest
 
 from tests.conftest import make_data_dir
 from tests.drivers.support import Tenant, endpoint_connections, unique_name, wait_until
-from tests.e2e.conftest import Server, free_port
 
 # The venv with the original bitdotio 2.2.1 (installed into .cache on first use).
-from tests.e2e.test_original_sdk import original_python  # noqa: F401
+from tests.e2e.conftest import (
+    Server,
+    free_port,
+    original_python,  # noqa: F401
+)
 
 HERE = Path(__file__).parent
 

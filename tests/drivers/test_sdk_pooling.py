@@ -104,9 +104,8 @@ def test_connection_killed_from_within_is_replaced(sdk: BitdotioClient, database
 def test_readme_example_program(tenant: Tenant, tmp_path: Path) -> None:
     """The 2.2.1 README's "Example usage", unchanged, against our server.
 
-    It runs as user ``my-username`` (the name the program hard-codes for its import). Its
-    import job is the one step that needs a later release: until then the program stops there
-    with ApiError 501 (BIT400), after everything that goes through the endpoint.
+    It runs as user ``my-username`` (the name the program hard-codes for its import), and
+    must run to the end: its import job creates the table ``city``.
     """
     srv = tenant.server
     key = srv.create_user("my-username")
@@ -134,8 +133,13 @@ def test_readme_example_program(tenant: Tenant, tmp_path: Path) -> None:
         {"name": "Davis", "age": 22},
         {"name": "Emily", "age": 34},
     ]
-    if out.returncode != 0:
-        assert "ApiError status_code=501" in out.stderr.strip().splitlines()[-1], out.stderr
+    assert out.returncode == 0, out.stderr
+    with (
+        psycopg2.connect(tenant.conninfo("my-username/my-db", key=key)) as conn,
+        conn.cursor() as cur,
+    ):
+        cur.execute("SELECT name, population FROM city ORDER BY population DESC")
+        assert cur.fetchall() == [("Paris", 2100000), ("Lyon", 520000)]
 
 
 def test_original_2_2_1_pooled_cursor(original_python: str, tenant: Tenant) -> None:

@@ -128,7 +128,13 @@ class Server:
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[Server]:
-    srv = Server(make_data_dir("bitio-e2e-"), free_port(), free_port())
+    # Imports by URL reach the tests' file servers on 127.0.0.1.
+    srv = Server(
+        make_data_dir("bitio-e2e-"),
+        free_port(),
+        free_port(),
+        env={"BITIO_IMPORT_ALLOW_PRIVATE_URLS": "1"},
+    )
     srv.start()
     try:
         yield srv
@@ -145,3 +151,30 @@ def cli_env(server: Server) -> dict[str, str]:
         BITIO_DB_HOST=server.db_host,
         BITIO_DB_PORT=str(server.db_port),
     )
+
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV = ROOT / ".cache" / "bitdotio-2.2.1"
+
+
+@pytest.fixture(scope="session")
+def original_python() -> str:
+    """A venv with bitdotio==2.2.1 (and the requests-toolbelt it imports but does not declare)."""
+    python = VENV / "bin" / "python"
+    if not (VENV / ".installed").exists():
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
+        subprocess.run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "bitdotio==2.2.1",
+                "requests-toolbelt",
+                "psycopg2-binary",
+            ],
+            check=True,
+        )
+        (VENV / ".installed").touch()
+    return str(python)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,32 +12,6 @@ import pytest
 from tests.e2e.conftest import Server, base_env
 
 pytestmark = pytest.mark.e2e
-
-ROOT = Path(__file__).resolve().parents[2]
-VENV = ROOT / ".cache" / "bitdotio-2.2.1"
-
-
-@pytest.fixture(scope="session")
-def original_python() -> str:
-    """A venv with bitdotio==2.2.1 (and the requests-toolbelt it imports but does not declare)."""
-    python = VENV / "bin" / "python"
-    if not (VENV / ".installed").exists():
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
-        subprocess.run(
-            [
-                str(python),
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "bitdotio==2.2.1",
-                "requests-toolbelt",
-                "psycopg2-binary",
-            ],
-            check=True,
-        )
-        (VENV / ".installed").touch()
-    return str(python)
 
 
 def run_original(python: str, script: Path, *args: str) -> dict[str, Any]:

@@ -44,7 +44,13 @@ def create_user(cluster: Cluster, username: str) -> User:
 def client(settings: Settings, cluster: Cluster) -> Iterator[TestClient]:
     app = create_app(
         settings.replace(
-            query_timeout_s=2.0, query_max_bytes=1_000_000, http_max_body_bytes=2_000_000
+            query_timeout_s=2.0,
+            query_max_bytes=1_000_000,
+            http_max_body_bytes=2_000_000,
+            import_max_upload_bytes=3_000_000,
+            import_allow_private_urls=True,  # the tests' file server is on 127.0.0.1
+            worker_heartbeat_s=0.5,
+            worker_stalled_after_s=2.0,
         ),
         cluster,
     )

@@ -19,7 +19,20 @@ ALLOWED: dict[str, set[str]] = {
     "catalog": {"config", "errors", "catalog"},
     "cluster": {"config", "errors", "catalog", "cluster"},
     "proxy": {"config", "errors", "catalog", "cluster", "proxy"},
-    "server": {"config", "errors", "catalog", "cluster", "proxy", "server", "_version"},
+    "storage": set(),
+    "imports": {"config", "errors", "imports", "_version"},
+    "jobs": {"config", "errors", "catalog", "cluster", "imports", "storage", "jobs"},
+    "server": {
+        "config",
+        "errors",
+        "catalog",
+        "cluster",
+        "proxy",
+        "jobs",
+        "storage",
+        "server",
+        "_version",
+    },
 }
 
 

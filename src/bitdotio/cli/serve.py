@@ -39,6 +39,13 @@ def platform_errors() -> Iterator[None]:
 @click.option("--host", help="Address to listen on (setting host).")
 @click.option("--http-port", type=int, help="TCP port of the HTTP API (setting http-port).")
 @click.option("--pg-port", type=int, help="TCP port of the Postgres endpoint (setting pg-port).")
+@click.option(
+    "--only",
+    "components",
+    type=click.Choice(["api", "worker"]),
+    help="Run only the HTTP API and Postgres endpoint, or only a job worker "
+    "(setting components; default: both).",
+)
 @config_option
 @click.pass_context
 def serve(
@@ -47,13 +54,20 @@ def serve(
     host: str | None,
     http_port: int | None,
     pg_port: int | None,
+    components: str | None,
     config_file: str | None,
 ) -> None:
     """Run the bit.io platform: the HTTP API and the Postgres endpoint.
 
     Options override BITIO_* environment variables, which override the settings file.
     """
-    overrides = {"data-dir": data_dir, "host": host, "http-port": http_port, "pg-port": pg_port}
+    overrides = {
+        "data-dir": data_dir,
+        "host": host,
+        "http-port": http_port,
+        "pg-port": pg_port,
+        "components": components,
+    }
     with platform_errors():
         settings = config.load(overrides, config_file=config_file)
         from bitdotio.server.runner import run

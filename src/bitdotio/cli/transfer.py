@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from typing import BinaryIO
+import functools
+import io
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 import click
 
@@ -12,18 +18,65 @@ from bitdotio.sdk._client import ExportFormat, InferHeader
 
 __all__ = ["export_data", "export_status", "import_data", "import_status"]
 
+_FINAL_STATES = ("DONE", "FAILED")
+
+
+class _ProgressReader:
+    """A binary file whose reads advance a progress bar on stderr (stdout stays JSON)."""
+
+    def __init__(self, file: BinaryIO, bar: Any) -> None:
+        self._file = file
+        self._bar = bar
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._file.read(size)
+        self._bar.update(len(chunk))
+        return chunk
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._file.seek(offset, whence)
+
+
+def _size(file: BinaryIO) -> int | None:
+    try:
+        return os.fstat(file.fileno()).st_size - file.tell()
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return None
+
+
+def _wait(sdk: BitdotioClient, get: Callable[[str], Any], job: Any) -> Any:
+    """Poll until DONE or FAILED: every 0.2 s at first, backing off to every 2 s."""
+    delay = 0.2
+    while job.get("state") not in _FINAL_STATES:
+        time.sleep(delay)
+        delay = min(delay * 1.5, 2.0)
+        job = get(job["id"])
+    return job
+
+
+def _finish(job: Any) -> None:
+    """Print the job; exit 1 if it FAILED."""
+    echo_json(job)
+    if job.get("state") == "FAILED":
+        raise click.exceptions.Exit(1)
+
 
 @click.command("import")
 @database_option("Name of the database to import into")
 @click.option("-t", "--table", "table_name", required=True, help="Table to import into")
 @click.option("-s", "--schema", "schema_name", help="Schema of the table  [server default: public]")
 @click.option(
-    "--infer-header",
+    "--header",
+    "infer_header",
     type=click.Choice(["auto", "first_row", "no_header"]),
     help="Whether the first row is a header  [server default: auto]",
 )
-@click.option("-f", "--file", type=click.File("rb"), help="A file to upload. Use - for stdin.")
 @click.option("-u", "--url", "file_url", help="A URL the server downloads the file from")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Wait for the job to end")
+@click.argument("file", type=click.File("rb"), required=False)
 @pass_sdk
 def import_data(
     sdk: BitdotioClient,
@@ -31,21 +84,30 @@ def import_data(
     table_name: str,
     schema_name: str | None,
     infer_header: InferHeader | None,
-    file: BinaryIO | None,
     file_url: str | None,
+    wait: bool,
+    file: BinaryIO | None,
 ) -> None:
-    """Start an import job (CSV, JSON, Excel or SQLite) and print it as JSON."""
+    """Import FILE (CSV, JSON, Excel, ODS, SQLite, Parquet or a ZIP of them; - for stdin), or
+    the file at --url, into a table. Prints the job as JSON: the final one unless --no-wait;
+    exits 1 if the import FAILED."""
     if (file is None) == (file_url is None):
-        raise click.UsageError("Exactly one of --file or --url is required")
-    job = sdk.create_import_job(
+        raise click.UsageError("Give exactly one of FILE or --url")
+    start = functools.partial(
+        sdk.create_import_job,
         database,
         table_name,
         schema_name=schema_name,
         infer_header=infer_header,
-        file=file,
-        file_url=file_url,
     )
-    echo_json(job)
+    if file is None:
+        job = start(file_url=file_url)
+    else:
+        with click.progressbar(
+            length=_size(file) or 0, label="Uploading", file=sys.stderr, show_eta=True
+        ) as bar:
+            job = start(file=_ProgressReader(file, bar))  # type: ignore[arg-type]
+    _finish(_wait(sdk, sdk.get_import_job, job) if wait else job)
 
 
 @click.command("export")

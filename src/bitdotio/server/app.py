@@ -17,9 +17,12 @@ from bitdotio._version import __version__
 from bitdotio.cluster.bootstrap import Cluster
 from bitdotio.cluster.pools import Pools
 from bitdotio.config import Settings
+from bitdotio.jobs.queue import ensure_schema, make_app
+from bitdotio.jobs.runtime import Runtime
+from bitdotio.jobs.worker import run_worker, worker_name
 from bitdotio.proxy.endpoint import Endpoint
 from bitdotio.server import health
-from bitdotio.server.api import databases, keys, query
+from bitdotio.server.api import databases, imports, keys, query
 from bitdotio.server.errors import install_handlers
 from bitdotio.server.middleware import RequestBodyMiddleware
 from bitdotio.server.query.render import configure_loaders
@@ -72,13 +75,20 @@ def create_app(
         tenant_size=settings.tenant_pool_size,
         configure_tenant=configure_loaders,
     )
-    state = AppState(settings=settings, cluster=cluster, pools=pools)
+    runtime = Runtime.create(settings, cluster.access, pools.catalog)
+    queue = make_app(cluster.access)
+    state = AppState(settings=settings, cluster=cluster, pools=pools, runtime=runtime, queue=queue)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await pools.open()
+        await ensure_schema(cluster.access)
+        await queue.open_async()
         listener = asyncio.create_task(state.cache.listen(cluster.access.catalog()))
+        worker: asyncio.Task[None] | None = None
         try:
+            if settings.components == "all":
+                worker = asyncio.create_task(run_worker(queue, runtime, name=worker_name()))
             state.type_names = await _builtin_type_names(pools)
             if endpoint is not None:
                 sock, tls_context = endpoint
@@ -92,6 +102,11 @@ def create_app(
             state.ready = False
             if state.endpoint is not None:
                 await state.endpoint.close()
+            if worker is not None:  # lets running jobs finish, up to proxy-shutdown-grace-s
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+            await queue.close_async()
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
@@ -108,10 +123,14 @@ def create_app(
     app.add_middleware(
         CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"]
     )
-    app.add_middleware(RequestBodyMiddleware, max_body_bytes=settings.http_max_body_bytes)
+    app.add_middleware(
+        RequestBodyMiddleware,
+        max_body_bytes=settings.http_max_body_bytes,
+        max_form_bytes=settings.import_max_upload_bytes + 64 * 1024,  # the form's own fields
+    )
     install_handlers(app)
     v2beta = APIRouter(prefix="/v2beta")
-    for module in (query, databases, keys):  # the hot path first: routes match in order
+    for module in (query, imports, databases, keys):  # the hot path first: routes match in order
         v2beta.include_router(module.router)
     app.include_router(v2beta)
     app.include_router(health.router)

@@ -22,9 +22,10 @@ _FORM_PATH_SUFFIXES = ("/import", "/import/")
 
 
 class RequestBodyMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, max_form_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_form_bytes = max_form_bytes  # an import's form carries the uploaded file
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
@@ -37,23 +38,26 @@ class RequestBodyMiddleware:
                 declared = value
             if name != b"content-type":
                 headers.append((name, value))
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
-            await render(BitError("BIT110"))(scope, receive, send)
+        is_form = scope["path"].endswith(_FORM_PATH_SUFFIXES)
+        cap = self.max_form_bytes if is_form else self.max_body_bytes
+        if declared.isdigit() and int(declared) > cap:
+            code = "BIT402" if is_form else "BIT110"
+            await render(BitError(code))(scope, receive, send)
             return
-        if not scope["path"].endswith(_FORM_PATH_SUFFIXES):
+        if not is_form:
             headers.append((b"content-type", b"application/json"))
             scope = {**scope, "headers": headers}
-        await self.app(scope, self._capped(receive), send)
+        await self.app(scope, self._capped(receive, cap, "BIT402" if is_form else "BIT110"), send)
 
-    def _capped(self, receive: Receive) -> Receive:
+    def _capped(self, receive: Receive, cap: int, code: str) -> Receive:
         received = 0
 
         async def capped_receive() -> Message:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self.max_body_bytes:
-                raise BitError("BIT110")
+            if received > cap:
+                raise BitError(code)
             return message
 
         return capped_receive

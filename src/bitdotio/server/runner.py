@@ -8,6 +8,7 @@ first start, and stops Postgres with ``pg_ctl stop -m fast`` on SIGINT/SIGTERM.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -18,8 +19,12 @@ import uvicorn
 from bitdotio.catalog import users
 from bitdotio.cluster import tenancy
 from bitdotio.cluster.bootstrap import Cluster, prepare_catalog, start_postgres
+from bitdotio.cluster.pools import Pools
 from bitdotio.config import Settings
 from bitdotio.errors import BitError
+from bitdotio.jobs.queue import ensure_schema, make_app
+from bitdotio.jobs.runtime import Runtime
+from bitdotio.jobs.worker import run_worker, worker_name
 from bitdotio.proxy.endpoint import listen
 from bitdotio.proxy.tls import server_context
 from bitdotio.server.app import create_app
@@ -54,7 +59,32 @@ async def _first_start_admin(cluster: Cluster) -> None:
     print(f"Admin API key (shown once, store it now): {creds.api_key}", flush=True)
 
 
+async def _work(settings: Settings, cluster: Cluster) -> None:
+    """``components = worker``: process jobs until SIGINT/SIGTERM, then stop gracefully."""
+    await prepare_catalog(cluster)
+    pools = Pools(cluster.access, catalog_size=2, tenant_size=1)
+    await pools.open()
+    queue = make_app(cluster.access)
+    try:
+        await ensure_schema(cluster.access)
+        await queue.open_async()
+        runtime = Runtime.create(settings, cluster.access, pools.catalog)
+        worker = asyncio.create_task(run_worker(queue, runtime, name=worker_name()))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, worker.cancel)
+        print(f"Worker {worker_name()}: processing jobs", flush=True)
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+    finally:
+        await queue.close_async()
+        await pools.close()
+
+
 async def _serve(settings: Settings, cluster: Cluster) -> None:
+    if settings.components == "worker":
+        await _work(settings, cluster)
+        return
     endpoint = (listen(settings.host, settings.pg_port), server_context(settings))
     await prepare_catalog(cluster)
     await _first_start_admin(cluster)
@@ -105,7 +135,8 @@ def run(settings: Settings) -> int:
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     cluster: Cluster | None = None
     try:
-        cluster = start_postgres(settings, exclusive=True)
+        # A worker beside a running bit serve borrows its embedded Postgres.
+        cluster = start_postgres(settings, exclusive=settings.components != "worker")
         _run_loop(settings, cluster)
     except _Shutdown:
         pass

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import procrastinate
 from fastapi import Request
 
 from bitdotio.catalog.cache import LookupCache
 from bitdotio.cluster.bootstrap import Cluster
 from bitdotio.cluster.pools import Pools
 from bitdotio.config import Settings
+from bitdotio.jobs.runtime import Runtime
 from bitdotio.proxy.endpoint import Endpoint
 
 __all__ = ["AppState", "get_state"]
@@ -20,6 +22,8 @@ class AppState:
     settings: Settings
     cluster: Cluster
     pools: Pools
+    runtime: Runtime  # what jobs need; the API uses its file store
+    queue: procrastinate.App  # the job queue, to defer jobs
     cache: LookupCache = field(default_factory=LookupCache)
     type_names: dict[int, str] = field(default_factory=dict)  # builtin OID -> format_type
     ready: bool = False

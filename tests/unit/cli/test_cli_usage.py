@@ -167,12 +167,12 @@ def test_no_arguments_shows_help_as_a_usage_error(invoke: Invoke) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["import", "-d", "a/b", "-t", "t"], "Exactly one of --file or --url is required"),
-        (["import", "-d", "a/b", "-t", "t", "-u", "u", "-f", "-"], "Exactly one of --file"),
+        (["import", "-d", "a/b", "-t", "t"], "Give exactly one of FILE or --url"),
+        (["import", "-d", "a/b", "-t", "t", "-u", "u", "-"], "Give exactly one of FILE or --url"),
         (["export", "-d", "a/b"], "Exactly one of --query or --table is required"),
         (["export", "-d", "a/b", "-q", "q", "-t", "t"], "Exactly one of --query or --table"),
         (["export", "-d", "a/b", "-t", "t", "--format", "pdf"], "Invalid value for '--format'"),
-        (["import", "-d", "a/b", "-t", "t", "-u", "u", "--infer-header", "x"], "'--infer-header'"),
+        (["import", "-d", "a/b", "-t", "t", "-u", "u", "--header", "x"], "'--header'"),
     ],
 )
 def test_job_usage_errors(invoke: Invoke, args: list[str], message: str) -> None:

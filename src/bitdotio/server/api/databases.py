@@ -181,7 +181,8 @@ async def delete_database(
 
 @route(router, "/db/{owner}/{name:path}", "POST")
 async def create_job(owner: str, name: str, principal: CurrentPrincipal) -> None:
-    """``.../import/`` and ``.../export/`` (contract §2.2 rows 6 and 8)."""
+    """``.../export/`` (contract §2.2 row 8), not served yet; ``.../import/`` is matched
+    earlier, by ``imports.py``."""
     database, _, action = name.removesuffix("/").rpartition("/")
     if action not in ("import", "export"):
         raise BitError("BIT108")

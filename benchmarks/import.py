@@ -1,0 +1,205 @@
+"""An import job end to end through the API, against ``psql \\copy`` of the same file.
+
+Run: ``.venv/bin/python benchmarks/import.py`` (``make bench-import``). ``--help`` for knobs.
+
+Method
+------
+1. Generate a CSV of ``--mb`` MB (default 200): ints, decimals, floats, text, ISO dates and
+   booleans (``benchmarks/_csvgen.py``).
+2. ``bit serve`` on a scratch data directory with its defaults (fsync on, embedded Postgres).
+   The database ``admin/bench`` is made through the API.
+3. In rotated rounds on the same server and database:
+
+   * ``ours``: ``create_import_job`` with the file (our SDK: a streamed multipart upload), then
+     ``get_import_job`` every 0.2 s until DONE. Timed from the first byte sent to the poll that
+     sees DONE: upload, type inference over the whole file, the COPY and the commit. Each round
+     makes a new table.
+   * ``psql \\copy``: ``psql`` over the embedded Postgres's Unix socket into a table created
+     beforehand (in its own transaction) with the column types our import inferred, ``FORMAT
+     csv, HEADER``. Timed around the psql process.
+
+4. With ``--rss-mb`` (default 1024), a second pass measures the worker's memory: the server runs
+   with ``--only api`` and a separate ``bit serve --only worker`` process imports a file of that
+   size; its peak RSS (``VmHWM``) is read from ``/proc`` when the job is DONE.
+
+The ratio is psql's time over ours (higher is better for us; goal >= 1.0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _csvgen import write_csv
+from http_query import ROOT, Ours, clean_env, free_port, stop
+
+from bitdotio.sdk import BitdotioClient
+
+RATIO_GOAL = 1.0
+RSS_GOAL_MB = 300
+
+
+def wait_done(sdk: BitdotioClient, job: dict[str, Any]) -> dict[str, Any]:
+    while job["state"] not in ("DONE", "FAILED"):
+        time.sleep(0.2)
+        job = sdk.get_import_job(job["id"])
+    if job["state"] != "DONE":
+        raise RuntimeError(f"import failed: {job}")
+    return job
+
+
+def import_once(sdk: BitdotioClient, path: Path, table: str) -> tuple[float, dict[str, Any]]:
+    started = time.monotonic()
+    with path.open("rb") as fh:
+        job = sdk.create_import_job("admin/bench", table, file=fh)
+    done = wait_done(sdk, job)
+    return time.monotonic() - started, done
+
+
+def physical_name(ours: Ours) -> str:
+    out = subprocess.run(
+        [
+            "psql",
+            "-h",
+            str(Path(ours.data_dir) / "run"),
+            "-U",
+            "bitio",
+            "-d",
+            "bitio_catalog",
+            "-Atc",
+            "SELECT physical_name FROM databases WHERE name = 'bench'",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
+def psql(ours: Ours, dbname: str, *commands: str) -> None:
+    args = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(Path(ours.data_dir) / "run")]
+    args += ["-U", "bitio", "-d", dbname]
+    for command in commands:
+        args += ["-c", command]
+    subprocess.run(args, check=True, capture_output=True)
+
+
+def copy_once(ours: Ours, dbname: str, path: Path, like: str, table: str) -> float:
+    psql(ours, dbname, f"CREATE TABLE {table} (LIKE {like})")
+    started = time.monotonic()
+    psql(ours, dbname, f"\\copy {table} FROM '{path}' (FORMAT csv, HEADER true)")
+    return time.monotonic() - started
+
+
+def throughput(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    path = work / "bench.csv"
+    rows = write_csv(path, args.mb * 1_000_000)
+    size_mb = path.stat().st_size / 1e6
+    print(f"generated {size_mb:.0f} MB, {rows} rows", flush=True)
+    ours = Ours(str(work / "data"), work)
+    ours.start()
+    try:
+        ours.api("POST", "/db/", {"name": "bench"})
+        sdk = BitdotioClient(ours.admin_key, api_url=f"{ours.url}/v2beta", timeout=600)
+        dbname = physical_name(ours)
+        # Warm-up: the first import also pays for loading the readers.
+        _, first = import_once(sdk, path, "warmup")
+        print(f"warm-up: {first['result']['tables']}", flush=True)
+        times: dict[str, list[float]] = {"ours": [], "psql": []}
+        for round_ in range(args.rounds):
+            order = ["ours", "psql"] if round_ % 2 == 0 else ["psql", "ours"]
+            for case in order:
+                if case == "ours":
+                    elapsed, _ = import_once(sdk, path, f"ours_{round_}")
+                else:
+                    elapsed = copy_once(ours, dbname, path, "warmup", f"anchor_{round_}")
+                times[case].append(elapsed)
+                print(f"round {round_} {case}: {elapsed:.2f} s", flush=True)
+            psql(ours, dbname, f"DROP TABLE ours_{round_}, anchor_{round_}")
+        sdk.close()
+    finally:
+        ours.stop()
+    ours_s = statistics.median(times["ours"])
+    psql_s = statistics.median(times["psql"])
+    return {
+        "size_mb": size_mb,
+        "ours_s": ours_s,
+        "psql_s": psql_s,
+        "ours_mb_s": size_mb / ours_s,
+        "psql_mb_s": size_mb / psql_s,
+        "ratio": psql_s / ours_s,
+    }
+
+
+def peak_rss(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    path = work / "rss.csv"
+    write_csv(path, args.rss_mb * 1_000_000)
+    ours = Ours(str(work / "rss-data"), work, extra_env={"BITIO_COMPONENTS": "api"})
+    ours.start()
+    worker = None
+    try:
+        ours.api("POST", "/db/", {"name": "bench"})
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "bitdotio", "serve", "--only", "worker"],
+            env=clean_env(
+                BITIO_DATA_DIR=ours.data_dir,
+                BITIO_HTTP_PORT=str(free_port()),
+                BITIO_PG_PORT=str(free_port()),
+            ),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=open(work / "worker.err", "wb"),  # noqa: SIM115
+        )
+        sdk = BitdotioClient(ours.admin_key, api_url=f"{ours.url}/v2beta", timeout=1200)
+        elapsed, _ = import_once(sdk, path, "big")
+        status = Path(f"/proc/{worker.pid}/status").read_text()
+        hwm_kb = int(
+            next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1]
+        )
+        sdk.close()
+    finally:
+        stop(worker)  # type: ignore[arg-type]
+        ours.stop()
+    size_mb = path.stat().st_size / 1e6
+    return {"size_mb": size_mb, "seconds": elapsed, "peak_rss_mb": hwm_kb / 1024}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--mb", type=int, default=200, help="size of the CSV (MB)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rss-mb", type=int, default=1024, help="file for the RSS pass; 0: skip")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bitio-bench-import-"))
+    try:
+        result = throughput(args, work)
+        print(
+            f"\n{result['size_mb']:.0f} MB CSV: ours {result['ours_s']:.2f} s "
+            f"({result['ours_mb_s']:.0f} MB/s), psql \\copy {result['psql_s']:.2f} s "
+            f"({result['psql_mb_s']:.0f} MB/s): ratio {result['ratio']:.2f}x "
+            f"(goal >= {RATIO_GOAL})",
+            flush=True,
+        )
+        if args.rss_mb:
+            rss = peak_rss(args, work)
+            print(
+                f"{rss['size_mb']:.0f} MB CSV through a separate worker: {rss['seconds']:.1f} s, "
+                f"peak RSS {rss['peak_rss_mb']:.0f} MB (goal < {RSS_GOAL_MB})",
+                flush=True,
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""One import job, start to end: fetch the file, read it, load it, record the outcome.
+
+Idempotent, because the queue delivers at least once: a job that already ended is left alone,
+and a job whose earlier attempt got as far as loading asks Postgres whether that transaction
+committed (``pg_xact_status`` of the ``load_xid`` the catalog kept) before loading again.
+Every failure ends the job FAILED with an ``error_type``, an ``error_id`` (also in the log,
+with the traceback for our own bugs) and ``error_details`` saying where.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import time
+import uuid
+from typing import Any
+
+import psycopg
+
+from bitdotio.catalog import import_jobs
+from bitdotio.catalog.import_jobs import ImportJobRecord
+from bitdotio.imports.download import download
+from bitdotio.imports.read import read_file
+from bitdotio.imports.source import ImportFailure, ImportLimits, InferHeader
+from bitdotio.jobs.load import LoadedTable, load
+from bitdotio.jobs.runtime import Runtime
+
+__all__ = ["MAX_ATTEMPTS", "run"]
+
+log = logging.getLogger("bitdotio.jobs")
+
+MAX_ATTEMPTS = 3  # a file that keeps killing its worker is failed, not retried forever
+_IN_PROGRESS_WAIT_S = 60.0
+
+
+async def run(runtime: Runtime, job_id: uuid.UUID) -> None:
+    async with runtime.catalog.connection() as conn:
+        job = await import_jobs.start_attempt(conn, job_id)
+    if job is None:
+        return  # already DONE or FAILED: a duplicate delivery
+    outcome: dict[str, Any]
+    try:
+        if job.load_xid is not None and await _already_loaded(runtime, job):
+            log.info("import %s: attempt %d found its rows already committed", job.id, job.attempts)
+            outcome = {"result": job.result or {}}
+        elif job.attempts > MAX_ATTEMPTS:
+            raise ImportFailure(
+                "Interrupted",
+                f"The import was interrupted {job.attempts - 1} times (the worker stopped while "
+                "loading it) and was given up. Try again, or split the file.",
+            )
+        else:
+            outcome = {"result": await _attempt(runtime, job)}
+    except ImportFailure as failure:
+        outcome = _failed(job, failure.error_type, failure.as_details())
+    except Exception:
+        error_id = uuid.uuid4()
+        log.exception("import %s failed unexpectedly (error_id %s)", job.id, error_id)
+        outcome = _failed(
+            job,
+            "InternalError",
+            {
+                "message": "The import failed because of an error in the platform. "
+                f"Quote error_id {error_id} when you report it."
+            },
+            error_id,
+        )
+    async with runtime.catalog.connection() as conn:
+        for key in await import_jobs.finish(conn, job.id, **outcome):
+            runtime.store.delete(key)
+
+
+def _failed(
+    job: ImportJobRecord,
+    error_type: str,
+    details: dict[str, Any],
+    error_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    error_id = error_id or uuid.uuid4()
+    log.info("import %s failed: %s (error_id %s)", job.id, error_type, error_id)
+    return {"error_type": error_type, "error_id": error_id, "error_details": details}
+
+
+async def _already_loaded(runtime: Runtime, job: ImportJobRecord) -> bool:
+    """Did the load transaction of an earlier attempt commit? Waits while it is still open
+    (its worker's connection may take a moment to be noticed gone)."""
+    conninfo = runtime.access.tenant(job.physical_name, job.role_name)
+    deadline = time.monotonic() + _IN_PROGRESS_WAIT_S
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+        while True:
+            cur = await conn.execute(
+                "SELECT pg_catalog.pg_xact_status(%s::text::xid8)", [str(job.load_xid)]
+            )
+            row = await cur.fetchone()
+            status = row[0] if row else None
+            if status != "in progress" or time.monotonic() > deadline:
+                return status == "committed"
+            await asyncio.sleep(0.5)
+
+
+async def _attempt(runtime: Runtime, job: ImportJobRecord) -> dict[str, Any]:
+    settings = runtime.settings
+    scratch = runtime.scratch(job.id)
+    loop = asyncio.get_running_loop()
+
+    def remember_xid(xid: int) -> None:
+        asyncio.run_coroutine_threadsafe(_set(runtime, job.id, load_xid=xid), loop).result()
+
+    def remember_result(tables: list[LoadedTable]) -> None:
+        result = {"tables": [t.as_json() for t in tables], **extra}
+        asyncio.run_coroutine_threadsafe(_set(runtime, job.id, result=result), loop).result()
+
+    extra: dict[str, Any] = {}
+    try:
+        if job.file_url is not None:
+            path = scratch / "download"
+            await asyncio.to_thread(
+                download,
+                job.file_url,
+                path,
+                max_bytes=settings.import_url_max_bytes,
+                timeout_s=settings.import_url_timeout_s,
+                allow_private=settings.import_allow_private_urls,
+            )
+        else:
+            assert job.upload_key is not None
+            path = runtime.store.local_path(job.upload_key)
+            if not path.exists():
+                raise ImportFailure("FileMissing", "The uploaded file is no longer available")
+        limits = ImportLimits(
+            max_columns=settings.import_max_columns,
+            max_field_bytes=settings.import_max_field_bytes,
+            max_tables=settings.import_max_tables,
+            sqlite_timeout_s=settings.import_sqlite_timeout_s,
+            sqlite_max_memory_bytes=settings.import_sqlite_max_memory_bytes,
+            zip_max_members=settings.import_zip_max_members,
+            zip_max_ratio=settings.import_zip_max_ratio,
+            zip_max_total_bytes=settings.import_zip_max_bytes,
+            scratch_dir=str(scratch),
+        )
+        infer_header: InferHeader = job.infer_header  # type: ignore[assignment]
+        parsed = await asyncio.to_thread(
+            read_file, path, table_name=job.table_name, infer_header=infer_header, limits=limits
+        )
+        extra["format"] = parsed.format
+        extra["skipped"] = [
+            {"name": s.name, "kind": s.kind, "reason": s.reason} for s in parsed.skipped
+        ]
+        tables = await asyncio.to_thread(
+            load,
+            runtime.access.tenant(job.physical_name, job.role_name),
+            parsed,
+            schema=job.schema_name,
+            timeout_s=settings.import_timeout_s,
+            on_xid=remember_xid,
+            before_commit=remember_result,
+        )
+        return {"tables": [t.as_json() for t in tables], **extra}
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+async def _set(runtime: Runtime, job_id: uuid.UUID, **fields: Any) -> None:
+    async with runtime.catalog.connection() as conn:
+        if "load_xid" in fields:
+            await import_jobs.set_load_xid(conn, job_id, fields["load_xid"])
+        if "result" in fields:
+            await import_jobs.set_result(conn, job_id, fields["result"])

@@ -1,0 +1,60 @@
+"""The job queue: a procrastinate app on the catalog database, its schema, and deferring.
+
+procrastinate keeps its jobs in its own tables (``procrastinate_*``) in the catalog database, so
+any machine that reaches the catalog can run a worker. Its schema comes from the installed
+procrastinate package and is applied once, under the catalog's migration lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import procrastinate
+import psycopg
+from procrastinate.schema import SchemaManager
+
+from bitdotio.cluster.access import ClusterAccess
+
+__all__ = ["IMPORT_TASK", "QUEUES", "SWEEP_TASK", "defer_import", "ensure_schema", "make_app"]
+
+log = logging.getLogger("bitdotio.jobs")
+
+IMPORT_TASK = "bitio.import"
+SWEEP_TASK = "bitio.sweep"
+QUEUES = ("imports", "maintenance")
+_LOCK_ID = 0x62697469  # the catalog migration lock (catalog/migrate.py)
+
+
+def make_app(access: ClusterAccess, *, pool_size: int = 4) -> procrastinate.App:
+    """A procrastinate app with our tasks; ``open_async`` it before use."""
+    from bitdotio.jobs import tasks  # tasks import this module for the names above
+
+    connector = procrastinate.PsycopgConnector(
+        conninfo=access.catalog(),
+        min_size=1,
+        max_size=pool_size,
+        kwargs={"application_name": "bitio-jobs"},
+        name="jobs",
+    )
+    app = procrastinate.App(connector=connector)
+    tasks.register(app)
+    return app
+
+
+async def ensure_schema(access: ClusterAccess) -> None:
+    """Install procrastinate's tables in the catalog database if they are not there yet."""
+    connect = psycopg.AsyncConnection.connect(access.catalog(), autocommit=True)
+    async with await connect as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_ID])
+        cur = await conn.execute("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")
+        row = await cur.fetchone()
+        if row and row[0]:
+            return
+        await conn.execute(SchemaManager.get_schema().encode())
+    log.info("installed the job queue (procrastinate %s)", procrastinate.__version__)
+
+
+async def defer_import(app: procrastinate.App, job_id: uuid.UUID) -> int:
+    """Queue an import job; returns procrastinate's job id."""
+    return await app.configure_task(IMPORT_TASK, queue="imports").defer_async(import_id=str(job_id))

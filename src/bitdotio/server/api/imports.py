@@ -1,0 +1,151 @@
+"""``/v2beta/db/{owner}/{name}/import/`` and ``/v2beta/import/{id}`` (contract §2.2 rows 6-7).
+
+Creating a job stores the upload, writes the job's row and queues it; the work happens in a
+worker (``bitdotio.jobs``). The caller needs write access to the database (OWNER, ADMIN or
+WRITER); the worker then loads as the caller's own role, so Postgres checks again.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from bitdotio.catalog import databases, import_jobs
+from bitdotio.catalog.import_jobs import ImportJobRecord
+from bitdotio.errors import BitError
+from bitdotio.jobs.queue import defer_import
+from bitdotio.server.api import route
+from bitdotio.server.api.databases import full_name_from_path
+from bitdotio.server.auth import CurrentPrincipal
+from bitdotio.server.state import AppState, get_state
+from bitdotio.server.upload import ImportForm, read_form
+
+__all__ = ["import_job_json", "router"]
+
+log = logging.getLogger("bitdotio.server")
+
+router = APIRouter(tags=["imports"])
+State = Annotated[AppState, Depends(get_state)]
+
+_INFER_HEADER = ("auto", "first_row", "no_header")
+_WRITERS = ("OWNER", "ADMIN", "WRITER")
+_MAX_IDENTIFIER_BYTES = 63
+
+
+def _timestamp(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat(timespec="microseconds") if value else None
+
+
+def import_job_json(job: ImportJobRecord, base_url: str) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": str(job.id),
+        "date_created": _timestamp(job.date_created),
+        "date_finished": _timestamp(job.date_finished),
+        "state": job.state,
+        "retries": job.retries,
+        "error_type": job.error_type,
+        "error_id": str(job.error_id) if job.error_id else None,
+        "error_details": job.error_details,
+        "status_url": f"{base_url}/v2beta/import/{job.id}",
+    }
+    if job.state == "DONE":
+        body["result"] = job.result  # extension: tables loaded, rows, skipped objects
+    return body
+
+
+def base_url(state: AppState, request: Request) -> str:
+    return (state.settings.public_url or str(request.base_url)).rstrip("/")
+
+
+def _invalid(field: str, message: str, kind: str) -> RequestValidationError:
+    return RequestValidationError([{"loc": ("body", field), "msg": message, "type": kind}])
+
+
+def _identifier(form: ImportForm, field: str, default: str | None = None) -> str:
+    value = form.fields.get(field) or default
+    if not value:
+        raise _invalid(field, "field required", "value_error.missing")
+    if len(value.encode()) > _MAX_IDENTIFIER_BYTES or "\x00" in value:
+        raise _invalid(
+            field, f"must be at most {_MAX_IDENTIFIER_BYTES} bytes, without NUL", "value_error"
+        )
+    return value
+
+
+def _validated(form: ImportForm) -> tuple[str, str, str, str | None]:
+    table_name = _identifier(form, "table_name")
+    schema_name = _identifier(form, "schema_name", "public")
+    infer_header = form.fields.get("infer_header") or "auto"
+    if infer_header not in _INFER_HEADER:
+        raise _invalid(
+            "infer_header",
+            'string does not match regex "^(auto|first_row|no_header)$"',
+            "value_error.str.regex",
+        )
+    file_url = form.fields.get("file_url") or None
+    if (form.upload_key is None) == (file_url is None):
+        raise BitError("BIT403", "A file XOR a file_url is required")
+    if file_url is not None and not file_url.lower().startswith(("http://", "https://")):
+        raise BitError("BIT403", "file_url must be an http:// or https:// URL")
+    return table_name, schema_name, infer_header, file_url
+
+
+@route(router, "/db/{owner}/{name:path}/import/", "POST", status_code=201)
+async def create_import_job(
+    owner: str, name: str, request: Request, principal: CurrentPrincipal, state: State
+) -> JSONResponse:
+    full = full_name_from_path(owner, name)
+    async with state.pools.catalog.connection() as conn:
+        record = await databases.resolve(conn, principal.user_id, full)
+    if record is None:
+        raise BitError("BIT104")
+    if record.role not in _WRITERS:
+        raise BitError("BIT105", "Importing needs write access to the database")
+    store = state.runtime.store
+    form = await read_form(request, store, max_upload_bytes=state.settings.import_max_upload_bytes)
+    try:
+        table_name, schema_name, infer_header, file_url = _validated(form)
+        async with state.pools.catalog.connection() as conn:
+            job = await import_jobs.insert(
+                conn,
+                database_id=record.id,
+                user_id=principal.user_id,
+                table_name=table_name,
+                schema_name=schema_name,
+                infer_header=infer_header,
+                upload_key=form.upload_key,
+                file_url=file_url,
+            )
+    except BaseException:
+        if form.upload_key:
+            store.delete(form.upload_key)
+        raise
+    # The row is committed: from here on the sweep re-queues the job if queueing fails.
+    try:
+        queue_job_id = await defer_import(state.queue, job.id)
+        async with state.pools.catalog.connection() as conn:
+            await import_jobs.set_queue_job(conn, job.id, queue_job_id)
+    except Exception:
+        log.warning("import %s: queueing failed; the sweep will queue it", job.id, exc_info=True)
+    return JSONResponse(import_job_json(job, base_url(state, request)), status_code=201)
+
+
+@route(router, "/import/{import_id}", "GET")
+async def get_import_job(
+    import_id: str, request: Request, principal: CurrentPrincipal, state: State
+) -> dict[str, Any]:
+    try:
+        job_id = uuid.UUID(import_id)
+    except ValueError:
+        raise BitError("BIT401") from None
+    async with state.pools.catalog.connection() as conn:
+        job = await import_jobs.get_visible(conn, job_id, principal.user_id)
+    if job is None:
+        raise BitError("BIT401")
+    return import_job_json(job, base_url(state, request))
