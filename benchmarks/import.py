@@ -178,8 +178,10 @@ def main() -> int:
     parser.add_argument("--mb", type=int, default=200, help="size of the CSV (MB)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rss-mb", type=int, default=1024, help="file for the RSS pass; 0: skip")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch directory and logs")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bitio-bench-import-"))
+    work.chmod(0o711)  # the embedded Postgres runs as its own system user
     try:
         result = throughput(args, work)
         print(
@@ -197,7 +199,8 @@ def main() -> int:
                 flush=True,
             )
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -284,8 +284,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "import-timeout-s",
         3600.0,
-        "statement_timeout of the transaction that loads an import.",
+        "statement_timeout of each statement that loads an import.",
         _positive_float,
+    ),
+    Setting(
+        "import-copy-streams",
+        2,
+        "Parallel COPY connections that load a table an import creates (Postgres parses COPY "
+        "input on one core per connection).",
+        _positive_int,
     ),
     Setting(
         "import-max-columns",

@@ -211,11 +211,6 @@ class EmbeddedPostgres:
             "synchronous_commit": "on" if self.fsync else "off",
             "full_page_writes": "on" if self.fsync else "off",
             "temp_file_limit": "'5GB'",
-            # One machine, no replicas: rows COPYed into a table created in the same
-            # transaction (every new table an import makes) skip the WAL. Durability is the
-            # same: such tables are synced at commit. Use database-url for replication.
-            "wal_level": "minimal",
-            "max_wal_senders": "0",
             "password_encryption": "'scram-sha-256'",
             "log_min_messages": "warning",
             "log_connections": "off",

@@ -140,6 +140,7 @@ async def _attempt(runtime: Runtime, job: ImportJobRecord) -> dict[str, Any]:
             scratch_dir=str(scratch),
         )
         infer_header: InferHeader = job.infer_header  # type: ignore[assignment]
+        started = time.monotonic()
         parsed = await asyncio.to_thread(
             read_file, path, table_name=job.table_name, infer_header=infer_header, limits=limits
         )
@@ -147,14 +148,25 @@ async def _attempt(runtime: Runtime, job: ImportJobRecord) -> dict[str, Any]:
         extra["skipped"] = [
             {"name": s.name, "kind": s.kind, "reason": s.reason} for s in parsed.skipped
         ]
+        read_s = time.monotonic() - started
         tables = await asyncio.to_thread(
             load,
             runtime.access.tenant(job.physical_name, job.role_name),
             parsed,
+            job_id=job.id,
             schema=job.schema_name,
             timeout_s=settings.import_timeout_s,
+            copy_streams=settings.import_copy_streams,
             on_xid=remember_xid,
             before_commit=remember_result,
+        )
+        log.info(
+            "import %s: %s read in %.2f s, %d rows loaded in %.2f s",
+            job.id,
+            parsed.format,
+            read_s,
+            sum(t.rows for t in tables),
+            time.monotonic() - started - read_s,
         )
         return {"tables": [t.as_json() for t in tables], **extra}
     finally:

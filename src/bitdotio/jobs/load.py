@@ -1,17 +1,32 @@
-"""The tenant transaction of an import: create or match the tables, COPY the rows, then keys.
+"""Loading an import into the tenant database, as the caller's own role (security.md §1.7).
 
-It runs as the caller's own Postgres role (security.md §1.7), so it can do exactly what the
-caller may do, and in one transaction: a failure leaves no new table and no rows. Tables it
-creates are filled with ``COPY ... FREEZE``; with the embedded Postgres's ``wal_level =
-minimal`` their rows also skip the WAL. Before anything is written the transaction's id goes to
-``on_xid`` (the catalog keeps it, so a retried job can ask whether this transaction committed).
+Two phases, so that a failure leaves no new table and no rows, and big files load on several
+cores:
+
+1. **Staging.** Each table the import creates is first made under a hidden name in the target
+   schema (``_bitio_import_<job>_<n>``, committed), then filled by ``copy_streams`` COPY
+   streams in parallel, each in its own transaction; chunks of the payload go to the streams
+   in turn. Postgres parses COPY input on one core per connection, so this is where the
+   parallelism pays.
+2. **Publish.** One transaction, whose id goes to ``on_xid`` before it changes anything (the
+   catalog keeps it, so a retried job can ask whether it committed): rename each staging table
+   to its real name, COPY the rows of tables that already existed (appends, columns matched by
+   name), add primary keys, indexes and foreign keys, then ``before_commit`` and COMMIT.
+
+Staging tables of a failed attempt are dropped at once, and again by the next attempt if the
+worker died (``drop_leftovers``). Rows of a big file loaded by several streams are not stored
+in the file's order; tables without ORDER BY never promise an order anyway.
 """
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -19,10 +34,12 @@ from psycopg import sql
 
 from bitdotio.imports.source import PG_TYPES, Column, ImportFailure, Parsed, TableSource
 
-__all__ = ["LoadedTable", "load"]
+__all__ = ["LoadedTable", "drop_leftovers", "load"]
 
 _COPY_CONTEXT = re.compile(r"COPY [^,]+, line (\d+)(?:, column ([^:]+))?")
 _GENERATED = re.compile(r"column_(\d+)")
+_STAGING_PREFIX = "_bitio_import_"
+_QUEUE_CHUNKS = 4  # per stream: a few MiB in flight, never the file
 
 
 @dataclass(frozen=True)
@@ -41,54 +58,115 @@ class LoadedTable:
         }
 
 
+def staging_prefix(job_id: uuid.UUID) -> str:
+    return f"{_STAGING_PREFIX}{job_id.hex[:16]}_"
+
+
 def load(
     conninfo: str,
     parsed: Parsed,
     *,
+    job_id: uuid.UUID,
     schema: str,
     timeout_s: float,
+    copy_streams: int,
     on_xid: Callable[[int], None],
     before_commit: Callable[[list[LoadedTable]], None],
 ) -> list[LoadedTable]:
-    """Load every table of ``parsed`` into ``schema`` in one transaction."""
-    try:
-        with psycopg.connect(conninfo) as conn:
-            conn.execute(
-                sql.SQL("SET LOCAL statement_timeout = {}").format(
-                    sql.Literal(int(timeout_s * 1000))
+    """Load every table of ``parsed`` into ``schema``; all or nothing."""
+    prefix = staging_prefix(job_id)
+    timeout = sql.SQL("SET statement_timeout = {}").format(sql.Literal(int(timeout_s * 1000)))
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(timeout)
+        staged: dict[str, tuple[str, int]] = {}  # table name -> (staging name, rows)
+        created_schema = False
+        try:
+            _drop_leftovers(conn, schema, prefix)
+            created_schema = _ensure_schema(conn, schema)
+            for n, table in enumerate(parsed.tables):
+                if _existing_columns(conn, schema, table.name) is None:
+                    staging = f"{prefix}{n}"
+                    _create(conn, schema, staging, table.columns)
+                    staged[table.name] = (staging, 0)
+                    rows = _copy_parallel(conninfo, timeout, schema, staging, table, copy_streams)
+                    staged[table.name] = (staging, rows)
+            return _publish(conn, parsed, schema, staged, on_xid, before_commit)
+        except BaseException as exc:
+            with contextlib.suppress(psycopg.Error):
+                _drop_leftovers(conn, schema, prefix)
+                if created_schema:  # only if still empty: the user may have raced us
+                    conn.execute(sql.SQL("DROP SCHEMA {}").format(sql.Identifier(schema)))
+            if isinstance(exc, psycopg.Error):
+                raise _failure(exc) from None
+            raise
+
+
+def drop_leftovers(conninfo: str, schema: str, job_id: uuid.UUID) -> None:
+    """Drop the staging tables an earlier attempt of this job left behind."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        _drop_leftovers(conn, schema, staging_prefix(job_id))
+
+
+def _drop_leftovers(conn: psycopg.Connection, schema: str, prefix: str) -> None:
+    cur = conn.execute(
+        "SELECT c.relname FROM pg_catalog.pg_class c"
+        " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = %s AND c.relkind = 'r' AND starts_with(c.relname, %s)",
+        [schema, prefix],
+    )
+    for (name,) in cur.fetchall():
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_qualified(schema, name)))
+
+
+def _publish(
+    conn: psycopg.Connection,
+    parsed: Parsed,
+    schema: str,
+    staged: dict[str, tuple[str, int]],
+    on_xid: Callable[[int], None],
+    before_commit: Callable[[list[LoadedTable]], None],
+) -> list[LoadedTable]:
+    with conn.transaction():
+        row = conn.execute("SELECT pg_catalog.pg_current_xact_id()::text").fetchone()
+        assert row is not None
+        on_xid(int(row[0]))
+        loaded: list[LoadedTable] = []
+        for table in parsed.tables:
+            if table.name in staged:
+                staging, rows = staged[table.name]
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+                        _qualified(schema, staging), sql.Identifier(table.name)
+                    )
                 )
-            )
-            row = conn.execute("SELECT pg_catalog.pg_current_xact_id()::text").fetchone()
-            assert row is not None
-            on_xid(int(row[0]))
-            _ensure_schema(conn, schema)
-            loaded = [_load_table(conn, schema, table) for table in parsed.tables]
-            created = {t.name for t in loaded if t.created}
-            for table in parsed.tables:
-                if table.name in created:
-                    _add_keys(conn, schema, table)
-            before_commit(loaded)
-            conn.commit()
-            return loaded
-    except psycopg.Error as exc:
-        raise _failure(exc) from None
+                loaded.append(LoadedTable(schema, table.name, rows, created=True))
+            else:
+                loaded.append(_append(conn, schema, table))
+        for table in parsed.tables:
+            if table.name in staged:
+                _add_keys(conn, schema, table)
+        before_commit(loaded)
+    return loaded
 
 
 def _qualified(schema: str, name: str) -> sql.Composed:
     return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
 
 
-def _ensure_schema(conn: psycopg.Connection, schema: str) -> None:
-    row = conn.execute(
-        "SELECT pg_catalog.to_regnamespace(%s) IS NOT NULL", [_quote(schema)]
-    ).fetchone()
-    if row and not row[0]:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-
-
 def _quote(name: str) -> str:
     """``name`` as a quoted identifier string for the ``to_reg*`` functions."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def _ensure_schema(conn: psycopg.Connection, schema: str) -> bool:
+    """Create ``schema`` if it is missing; whether this call created it."""
+    row = conn.execute(
+        "SELECT pg_catalog.to_regnamespace(%s) IS NOT NULL", [_quote(schema)]
+    ).fetchone()
+    if row and row[0]:
+        return False
+    conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    return True
 
 
 def _existing_columns(conn: psycopg.Connection, schema: str, name: str) -> list[str] | None:
@@ -103,6 +181,138 @@ def _existing_columns(conn: psycopg.Connection, schema: str, name: str) -> list[
         [row[0]],
     )
     return [r[0] for r in cur.fetchall()]
+
+
+def _column_def(column: Column) -> sql.Composed:
+    if column.pg_type not in PG_TYPES:  # readers choose from a fixed set; never user text
+        raise ValueError(f"unexpected column type {column.pg_type!r}")
+    return sql.SQL("{} {}{}").format(
+        sql.Identifier(column.name),
+        sql.SQL(column.pg_type),
+        sql.SQL(" NOT NULL" if column.not_null else ""),
+    )
+
+
+def _create(conn: psycopg.Connection, schema: str, name: str, columns: list[Column]) -> None:
+    conn.execute(
+        sql.SQL("CREATE TABLE {} ({})").format(
+            _qualified(schema, name), sql.SQL(", ").join(_column_def(c) for c in columns)
+        )
+    )
+
+
+def _copy_statement(schema: str, name: str, columns: list[str]) -> sql.Composed:
+    return sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+        _qualified(schema, name), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+
+
+@dataclass
+class _Stream:
+    """One COPY connection of a parallel load and the payload lines it was given."""
+
+    index: int
+    chunks: queue.Queue[bytes | None] = field(default_factory=lambda: queue.Queue(_QUEUE_CHUNKS))
+    # (first payload line of a chunk in this stream, in the whole payload), to place errors
+    starts: list[tuple[int, int]] = field(default_factory=list)
+    lines: int = 0
+    rows: int = 0
+    error: BaseException | None = None
+
+    def file_line(self, stream_line: int) -> int:
+        base_stream, base_file = 0, 0
+        for start_stream, start_file in self.starts:
+            if start_stream >= stream_line:
+                break
+            base_stream, base_file = start_stream, start_file
+        return base_file + (stream_line - base_stream)
+
+
+def _copy_parallel(
+    conninfo: str,
+    timeout: sql.Composed,
+    schema: str,
+    staging: str,
+    table: TableSource,
+    streams: int,
+) -> int:
+    """COPY ``table``'s payload into ``staging`` over ``streams`` connections; its rows."""
+    statement = _copy_statement(schema, staging, [c.name for c in table.columns])
+    workers = [_Stream(i) for i in range(max(streams, 1))]
+    failed = threading.Event()
+    conns = [psycopg.connect(conninfo) for _ in workers]
+    try:
+        threads = [
+            threading.Thread(
+                target=_run_stream, args=(conn, timeout, statement, w, failed), daemon=True
+            )
+            for conn, w in zip(conns, workers, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            _distribute(table.batches(), workers, failed)
+        finally:
+            for w in workers:
+                _put(w, None, failed, force=True)
+            for thread in threads:
+                thread.join()
+        for w in workers:
+            if w.error is not None:
+                if isinstance(w.error, psycopg.Error):
+                    raise _failure(w.error, table, w)
+                raise w.error
+        for conn in conns:
+            conn.commit()
+        return sum(w.rows for w in workers)
+    finally:
+        for conn in conns:
+            conn.close()
+
+
+def _distribute(chunks: Iterator[bytes], workers: list[_Stream], failed: threading.Event) -> None:
+    """Chunks to the streams in turn, keeping track of which payload lines each got."""
+    line = 1
+    for n, chunk in enumerate(chunks):
+        if failed.is_set():
+            return
+        worker = workers[n % len(workers)]
+        worker.starts.append((worker.lines + 1, line))
+        newlines = chunk.count(b"\n")
+        worker.lines += newlines
+        line += newlines
+        _put(worker, chunk, failed)
+
+
+def _put(worker: _Stream, item: bytes | None, failed: threading.Event, force: bool = False) -> None:
+    while True:
+        if failed.is_set() and not force:
+            return
+        try:
+            worker.chunks.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            if force and worker.error is not None:
+                return  # that stream stopped reading
+
+
+def _run_stream(
+    conn: psycopg.Connection,
+    timeout: sql.Composed,
+    statement: sql.Composed,
+    worker: _Stream,
+    failed: threading.Event,
+) -> None:
+    try:
+        conn.execute(timeout)
+        with conn.cursor() as cur:
+            with cur.copy(statement) as copy:
+                while (chunk := worker.chunks.get()) is not None:
+                    copy.write(chunk)
+            worker.rows = cur.rowcount
+    except BaseException as exc:
+        worker.error = exc
+        failed.set()
 
 
 def _match_columns(table: TableSource, existing: list[str], schema: str) -> list[str]:
@@ -146,42 +356,19 @@ def _match_columns(table: TableSource, existing: list[str], schema: str) -> list
     return matched
 
 
-def _column_def(column: Column) -> sql.Composed:
-    if column.pg_type not in PG_TYPES:  # readers choose from a fixed set; never user text
-        raise ValueError(f"unexpected column type {column.pg_type!r}")
-    return sql.SQL("{} {}{}").format(
-        sql.Identifier(column.name),
-        sql.SQL(column.pg_type),
-        sql.SQL(" NOT NULL" if column.not_null else ""),
-    )
-
-
-def _load_table(conn: psycopg.Connection, schema: str, table: TableSource) -> LoadedTable:
+def _append(conn: psycopg.Connection, schema: str, table: TableSource) -> LoadedTable:
+    """COPY into a table that exists, inside the publish transaction."""
     existing = _existing_columns(conn, schema, table.name)
-    target = _qualified(schema, table.name)
-    if existing is None:
-        conn.execute(
-            sql.SQL("CREATE TABLE {} ({})").format(
-                target, sql.SQL(", ").join(_column_def(c) for c in table.columns)
-            )
-        )
-        columns = [c.name for c in table.columns]
-        options = sql.SQL("FORMAT csv, FREEZE")
-    else:
-        columns = _match_columns(table, existing, schema)
-        options = sql.SQL("FORMAT csv")
-    copy = sql.SQL("COPY {} ({}) FROM STDIN ({})").format(
-        target, sql.SQL(", ").join(map(sql.Identifier, columns)), options
-    )
+    assert existing is not None
+    statement = _copy_statement(schema, table.name, _match_columns(table, existing, schema))
     with conn.cursor() as cur:
         try:
-            with cur.copy(copy) as pipe:
+            with cur.copy(statement) as copy:
                 for chunk in table.batches():
-                    pipe.write(chunk)
+                    copy.write(chunk)
         except psycopg.Error as exc:
             raise _failure(exc, table) from None
-        rows = cur.rowcount
-    return LoadedTable(schema, table.name, rows, existing is None)
+        return LoadedTable(schema, table.name, cur.rowcount, created=False)
 
 
 def _add_keys(conn: psycopg.Connection, schema: str, table: TableSource) -> None:
@@ -212,8 +399,12 @@ def _add_keys(conn: psycopg.Connection, schema: str, table: TableSource) -> None
         )
 
 
-def _failure(exc: psycopg.Error, table: TableSource | None = None) -> ImportFailure:
+def _failure(
+    exc: psycopg.Error, table: TableSource | None = None, stream: _Stream | None = None
+) -> ImportFailure:
     """A Postgres error as something the user can act on, with the row it happened at."""
+    if isinstance(exc.__cause__, ImportFailure):
+        return exc.__cause__  # a reader's failure while COPY pulled its payload
     diag = exc.diag
     message = diag.message_primary or str(exc).strip()
     details: dict[str, Any] = {"sqlstate": exc.sqlstate}
@@ -224,7 +415,8 @@ def _failure(exc: psycopg.Error, table: TableSource | None = None) -> ImportFail
         details["table"] = table.name
         match = _COPY_CONTEXT.search(diag.context or "")
         if match:
-            details.update(table.row_origin(int(match.group(1))))
+            line = int(match.group(1))
+            details.update(table.row_origin(stream.file_line(line) if stream else line))
             if match.group(2):
                 details["column"] = match.group(2)
     where = ", ".join(
