@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps run test lint typecheck format bench bench-proxy clean
+.PHONY: install system-deps run test lint typecheck format bench bench-proxy bench-import clean
 
 install: $(STAMP)
 
@@ -42,6 +42,9 @@ bench: install system-deps
 bench-proxy: install
 	scripts/install-system-deps pgbouncer
 	$(BIN)/python benchmarks/proxy.py
+
+bench-import: install system-deps
+	$(BIN)/python benchmarks/import.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .cache

@@ -337,7 +337,7 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_int,
     ),
     Setting(
-        "import-zip-max-bytes",
+        "import-zip-max-total-bytes",
         8 * 1024**3,
         "Largest total uncompressed size of a ZIP, XLSX or ODS file.",
         _positive_int,

@@ -136,7 +136,7 @@ async def _attempt(runtime: Runtime, job: ImportJobRecord) -> dict[str, Any]:
             sqlite_max_memory_bytes=settings.import_sqlite_max_memory_bytes,
             zip_max_members=settings.import_zip_max_members,
             zip_max_ratio=settings.import_zip_max_ratio,
-            zip_max_total_bytes=settings.import_zip_max_bytes,
+            zip_max_total_bytes=settings.import_zip_max_total_bytes,
             scratch_dir=str(scratch),
         )
         infer_header: InferHeader = job.infer_header  # type: ignore[assignment]
