@@ -42,6 +42,9 @@ def _configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # procrastinate logs every job at INFO, the 10-second sweep included: ours say what matters.
+    if logging.getLevelName(level.upper()) != logging.DEBUG:
+        logging.getLogger("procrastinate").setLevel(logging.WARNING)
 
 
 async def _first_start_admin(cluster: Cluster) -> None:

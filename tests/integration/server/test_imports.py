@@ -276,3 +276,59 @@ def test_a_retry_after_the_load_committed_does_not_load_twice(
     replayed = asyncio.run(replay(committed=False))
     assert replayed.state == "FAILED" and replayed.error_type == "FileMissing"
     assert rows(client, alice, database, "SELECT count(*) FROM c") == [[2]]
+
+
+def _upload_key(cluster: Cluster, job_id: str) -> str | None:
+    async def fetch() -> str | None:
+        async with await psycopg.AsyncConnection.connect(cluster.access.catalog()) as conn:
+            record = await import_jobs.get(conn, uuid.UUID(job_id))
+            assert record is not None
+            return record.upload_key
+
+    return asyncio.run(fetch())
+
+
+def test_the_upload_is_deleted_when_the_job_ends(
+    client: TestClient, cluster: Cluster, alice: User, database: str
+) -> None:
+    job = wait(client, alice, start_import(client, alice, database, CITIES, table_name="c").json())
+    key = _upload_key(cluster, job["id"])
+    assert key is not None
+    store = client.app.state.bitio.runtime.store  # type: ignore[attr-defined]
+    assert not store.exists(key)
+
+
+def test_a_form_cut_short_is_refused_and_leaves_no_file(
+    client: TestClient, alice: User, database: str
+) -> None:
+    store = client.app.state.bitio.runtime.store  # type: ignore[attr-defined]
+    uploads = store.root / "uploads"
+    before = set(uploads.iterdir()) if uploads.exists() else set()
+    body = (
+        b'--b0undary\r\nContent-Disposition: form-data; name="table_name"\r\n\r\nt\r\n'
+        b'--b0undary\r\nContent-Disposition: form-data; name="file"; filename="t"\r\n\r\n'
+        b"name,pop\nParis,1\n"  # no closing boundary: the client died mid-upload
+    )
+    response = client.post(
+        f"/v2beta/db/{database}/import/",
+        content=body,
+        headers={**alice.headers, "Content-Type": "multipart/form-data; boundary=b0undary"},
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "UploadIncomplete"
+    after = set(uploads.iterdir()) if uploads.exists() else set()
+    assert after == before
+
+
+def test_the_import_has_only_the_callers_rights(
+    client: TestClient, alice: User, database: str
+) -> None:
+    """The load runs as the caller's own role: no more than the caller could do with SQL."""
+    job = wait(
+        client,
+        alice,
+        start_import(
+            client, alice, database, CITIES, table_name="t", schema_name="pg_catalog"
+        ).json(),
+    )
+    assert job["state"] == "FAILED" and job["error_type"] == "PermissionDenied", job
