@@ -11,9 +11,10 @@ Method
 3. In rotated rounds on the same server and database:
 
    * ``ours``: ``create_import_job`` with the file (our SDK: a streamed multipart upload), then
-     ``get_import_job`` every 0.2 s until DONE. Timed from the first byte sent to the poll that
-     sees DONE: upload, type inference over the whole file, the COPY and the commit. Each round
-     makes a new table.
+     ``get_import_job`` every 0.2 s until DONE. Timed from the first byte sent to the job's
+     ``date_finished`` (the server runs on this machine, so one clock): upload, type inference
+     over the whole file, the COPY streams and the commit. The time to the poll that saw DONE
+     (up to 0.2 s later) is reported beside it. Each round makes a new table.
    * ``psql \\copy``: ``psql`` over the embedded Postgres's Unix socket into a table created
      beforehand (in its own transaction) with the column types our import inferred, ``FORMAT
      csv, HEADER``. Timed around the psql process.
@@ -34,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,12 +59,16 @@ def wait_done(sdk: BitdotioClient, job: dict[str, Any]) -> dict[str, Any]:
     return job
 
 
-def import_once(sdk: BitdotioClient, path: Path, table: str) -> tuple[float, dict[str, Any]]:
-    started = time.monotonic()
+def import_once(sdk: BitdotioClient, path: Path, table: str) -> tuple[float, float, dict[str, Any]]:
+    """Seconds from the first byte sent to the job's ``date_finished`` (the server's clock,
+    this machine's), and to the poll that saw it DONE; the job."""
+    started = time.time()
     with path.open("rb") as fh:
         job = sdk.create_import_job("admin/bench", table, file=fh)
     done = wait_done(sdk, job)
-    return time.monotonic() - started, done
+    seen = time.time() - started
+    finished = datetime.fromisoformat(done["date_finished"]).timestamp() - started
+    return finished, seen, done
 
 
 def physical_name(ours: Ours) -> str:
@@ -105,30 +111,36 @@ def throughput(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     rows = write_csv(path, args.mb * 1_000_000)
     size_mb = path.stat().st_size / 1e6
     print(f"generated {size_mb:.0f} MB, {rows} rows", flush=True)
-    ours = Ours(str(work / "data"), work)
+    ours = Ours(
+        str(work / "data"), work, extra_env={"BITIO_IMPORT_COPY_STREAMS": str(args.streams)}
+    )
     ours.start()
     try:
         ours.api("POST", "/db/", {"name": "bench"})
         sdk = BitdotioClient(ours.admin_key, api_url=f"{ours.url}/v2beta", timeout=600)
         dbname = physical_name(ours)
         # Warm-up: the first import also pays for loading the readers.
-        _, first = import_once(sdk, path, "warmup")
+        _, _, first = import_once(sdk, path, "warmup")
         print(f"warm-up: {first['result']['tables']}", flush=True)
-        times: dict[str, list[float]] = {"ours": [], "psql": []}
+        times: dict[str, list[float]] = {"ours": [], "ours_polled": [], "psql": []}
         for round_ in range(args.rounds):
             order = ["ours", "psql"] if round_ % 2 == 0 else ["psql", "ours"]
             for case in order:
                 if case == "ours":
-                    elapsed, _ = import_once(sdk, path, f"ours_{round_}")
+                    elapsed, seen, _ = import_once(sdk, path, f"ours_{round_}")
+                    times["ours_polled"].append(seen)
+                    note = f" (DONE seen by polling after {seen:.2f} s)"
                 else:
                     elapsed = copy_once(ours, dbname, path, "warmup", f"anchor_{round_}")
+                    note = ""
                 times[case].append(elapsed)
-                print(f"round {round_} {case}: {elapsed:.2f} s", flush=True)
+                print(f"round {round_} {case}: {elapsed:.2f} s{note}", flush=True)
             psql(ours, dbname, f"DROP TABLE ours_{round_}, anchor_{round_}")
         sdk.close()
     finally:
         ours.stop()
     ours_s = statistics.median(times["ours"])
+    polled_s = statistics.median(times["ours_polled"])
     psql_s = statistics.median(times["psql"])
     return {
         "size_mb": size_mb,
@@ -137,6 +149,7 @@ def throughput(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "ours_mb_s": size_mb / ours_s,
         "psql_mb_s": size_mb / psql_s,
         "ratio": psql_s / ours_s,
+        "ratio_polled": psql_s / polled_s,
     }
 
 
@@ -160,7 +173,7 @@ def peak_rss(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             stderr=open(work / "worker.err", "wb"),  # noqa: SIM115
         )
         sdk = BitdotioClient(ours.admin_key, api_url=f"{ours.url}/v2beta", timeout=1200)
-        elapsed, _ = import_once(sdk, path, "big")
+        elapsed, _, _ = import_once(sdk, path, "big")
         status = Path(f"/proc/{worker.pid}/status").read_text()
         hwm_kb = int(
             next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1]
@@ -176,7 +189,8 @@ def peak_rss(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mb", type=int, default=200, help="size of the CSV (MB)")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--streams", type=int, default=2, help="import-copy-streams of ours")
     parser.add_argument("--rss-mb", type=int, default=1024, help="file for the RSS pass; 0: skip")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory and logs")
     args = parser.parse_args()
@@ -188,7 +202,7 @@ def main() -> int:
             f"\n{result['size_mb']:.0f} MB CSV: ours {result['ours_s']:.2f} s "
             f"({result['ours_mb_s']:.0f} MB/s), psql \\copy {result['psql_s']:.2f} s "
             f"({result['psql_mb_s']:.0f} MB/s): ratio {result['ratio']:.2f}x "
-            f"(goal >= {RATIO_GOAL})",
+            f"(goal >= {RATIO_GOAL}); {result['ratio_polled']:.2f}x to the poll that saw DONE",
             flush=True,
         )
         if args.rss_mb:
