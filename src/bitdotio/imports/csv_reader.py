@@ -222,7 +222,7 @@ def _read_chunk(data: bytes, dialect: _Dialect, width: int | None) -> pl.DataFra
             raise_if_empty=False,
             **options,
         )
-    except pl.exceptions.ComputeError as error:
+    except pl.exceptions.PolarsError as error:
         raise _parse_failure(error) from error
     if width is None:
         frame.columns = [f"c{i}" for i in range(frame.width)]
@@ -237,7 +237,7 @@ def _parse_failure(error: Exception) -> Exception:
     message = str(error)
     if "utf-8" in message:
         return NotUtf8()
-    if "more fields" in message:
+    if "more fields" in message or "not specified in schema" in message:
         return _LongRow()
     return ImportFailure("CorruptFile", f"The CSV file cannot be parsed: {message[:200]}")
 
@@ -327,14 +327,14 @@ def _classify_batches(
     try:
         for batch in selected.collect_batches(chunk_size=_BATCH_ROWS, engine="streaming"):
             infer.update_frame([trackers[i] for i in which], batch)
-    except pl.exceptions.ComputeError as error:
+    except pl.exceptions.PolarsError as error:
         raise _parse_failure(error) from error
 
 
 def _collect(query: pl.LazyFrame) -> pl.DataFrame:
     try:
         return query.collect(engine="streaming")
-    except pl.exceptions.ComputeError as error:
+    except pl.exceptions.PolarsError as error:
         raise _parse_failure(error) from error
 
 
@@ -386,8 +386,11 @@ class _Payload:
         for data in chunks:
             if self._is_raw and self._passes_raw(data):
                 yield data
-            else:
+                continue
+            try:
                 yield self._rewrite(data)
+            except _LongRow:
+                raise _long_row_failure(self._text, self._dialect, len(self._expressions)) from None
 
     def _passes_raw(self, data: bytes) -> bool:
         """Whether COPY reads these bytes as polars did in pass 1, empty strings as NULL.
