@@ -24,6 +24,13 @@ def test_healthz_reports_the_endpoint(server: Server) -> None:
         assert isinstance(counters[name], int) and counters[name] >= 0, counters
 
 
+def test_healthz_reports_the_job_workers(server: Server) -> None:
+    """bit serve runs a worker; /healthz counts the live ones and the queue."""
+    found, jobs = wait_until(lambda: healthz(server)["jobs"], lambda j: j["workers"] >= 1)
+    assert found, jobs
+    assert jobs["queued"] >= 0 and jobs["running"] >= 0
+
+
 def test_server_prints_the_endpoint_url(server: Server) -> None:
     line = next(s for s in server.stdout_lines if s.startswith("Postgres endpoint:"))
     assert f"postgresql://127.0.0.1:{server.pg_port}/" in line

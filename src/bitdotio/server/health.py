@@ -13,14 +13,28 @@ __all__ = ["router"]
 
 router = APIRouter(tags=["health"])
 
+# Live workers (a heartbeat within worker-stalled-after-s), and the queue: procrastinate's
+# tables, in the catalog database.
+_JOBS = """
+SELECT (SELECT count(*) FROM procrastinate_workers
+        WHERE last_heartbeat > now() - make_interval(secs => %s))::int,
+       count(*) FILTER (WHERE status = 'todo')::int,
+       count(*) FILTER (WHERE status = 'doing')::int
+FROM procrastinate_jobs WHERE status IN ('todo', 'doing')
+"""
+
 
 @router.get("/healthz")
 async def healthz(state: Annotated[AppState, Depends(get_state)]) -> JSONResponse:
     checks: dict[str, Any] = {"api": "ok" if state.ready else "starting"}
+    jobs: dict[str, int] | None = None
     try:
         async with state.pools.catalog.connection(timeout=2) as conn:
-            await conn.execute("SELECT 1")
+            cur = await conn.execute(_JOBS, [state.settings.worker_stalled_after_s])
+            row = await cur.fetchone()
         checks["postgres"] = "ok"
+        if row is not None:
+            jobs = {"workers": row[0], "queued": row[1], "running": row[2]}
     except Exception:  # any failure means "not ready"; the detail is in the server log
         checks["postgres"] = "unavailable"
     if state.endpoint is not None:
@@ -37,4 +51,6 @@ async def healthz(state: Annotated[AppState, Depends(get_state)]) -> JSONRespons
     }
     if state.endpoint is not None:
         body["endpoint"] = state.endpoint.stats()
+    if jobs is not None:
+        body["jobs"] = jobs
     return JSONResponse(body, status_code=200 if healthy else 503)
