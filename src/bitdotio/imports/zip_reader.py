@@ -1,7 +1,8 @@
 """ZIP archives: every member is checked before anything is extracted, then read as its own file.
 
 Rules (docs/reference/imports.md, "ZIP"; security.md §4.3): at most ``zip_max_members`` files,
-declared sizes summing to at most ``zip_max_total_bytes``, no member over 1 MiB that inflates
+declared sizes summing to at most ``zip_max_total_bytes``, no members whose compressed data
+overlap, no member over 1 MiB that inflates
 more than ``zip_max_ratio`` times, no absolute paths, ``..``, symbolic links, encrypted members
 or archives inside the archive. Directories are passed over; ``__MACOSX/`` and dotfiles are
 reported as skipped. Extraction counts bytes and stops at the declared size.
@@ -9,6 +10,7 @@ reported as skipped. Extraction counts bytes and stops at the declared size.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import stat
 import tempfile
@@ -26,7 +28,7 @@ from bitdotio.imports.source import (
     TableSource,
 )
 
-__all__ = ["read_zip"]
+__all__ = ["check_overlaps", "read_zip"]
 
 _RATIO_CHECK_MIN_BYTES = 1024 * 1024
 _COPY_BYTES = 1024 * 1024
@@ -39,6 +41,7 @@ def read_zip(
     """One or more tables from the archive's members: see the module docstring."""
     try:
         with zipfile.ZipFile(path) as archive:
+            check_overlaps(archive.infolist(), "ZIP")
             members, skipped = _plan(archive.infolist(), limits)
             scratch = Path(tempfile.mkdtemp(prefix="bitio-zip-", dir=limits.scratch_dir))
             try:
@@ -51,6 +54,19 @@ def read_zip(
     parsed = Parsed(format="zip", tables=tables, skipped=skipped)
     weakref.finalize(parsed, shutil.rmtree, scratch, ignore_errors=True)
     return parsed
+
+
+def check_overlaps(infos: list[zipfile.ZipInfo], kind: str) -> None:
+    """Refuse members whose compressed data overlap: the bomb that declares many members over
+    one compressed stream, which zipfile itself only catches from CPython 3.12.2/3.11.8
+    (gh-109858; security.md §4.3), and which slips past per-member ratio checks."""
+    entries = sorted((info.header_offset, info.compress_size) for info in infos)
+    for (offset, size), (next_offset, _) in itertools.pairwise(entries):
+        if next_offset < offset + max(size, 1):  # a local header is at least 30 bytes
+            raise ImportFailure(
+                "CorruptFile",
+                f"The {kind} file has members that overlap each other (a zip bomb?).",
+            )
 
 
 def _plan(

@@ -11,6 +11,7 @@ import pytest
 
 from bitdotio.imports.read import read_file
 from bitdotio.imports.source import ImportFailure, ImportLimits, Parsed
+from bitdotio.imports.zip_reader import read_zip
 
 
 def write_zip(path: Path, members: dict[str, bytes | str]) -> Path:
@@ -98,3 +99,28 @@ def test_hostile_archives_fail_before_extraction(
     with pytest.raises(ImportFailure) as failure:
         read(path, limits)
     assert failure.value.error_type == error_type
+
+
+def test_overlapping_members_are_refused(tmp_path: Path) -> None:
+    """Many central-directory entries over one compressed stream (gh-109858's bomb)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("a.csv", "x\n" + "1\n" * 100_000)
+    data = bytearray(buffer.getvalue())
+    # Copy the one central-directory entry under a second name pointing at the same data.
+    end = data.rindex(b"PK\x05\x06")
+    start = data.index(b"PK\x01\x02")
+    entry = bytes(data[start:end])
+    twin = entry.replace(b"a.csv", b"b.csv")
+    eocd = bytearray(data[end:])
+    eocd[8:10] = (2).to_bytes(2, "little")  # entries on this disk
+    eocd[10:12] = (2).to_bytes(2, "little")  # entries in all
+    eocd[12:16] = (len(entry) * 2).to_bytes(4, "little")  # central directory size
+    path = tmp_path / "overlap.zip"
+    path.write_bytes(bytes(data[:start]) + entry + twin + bytes(eocd))
+    with zipfile.ZipFile(path) as check:
+        assert [i.filename for i in check.infolist()] == ["a.csv", "b.csv"]
+    with pytest.raises(ImportFailure) as failure:
+        read_zip(path, table_name="t", infer_header="auto", limits=ImportLimits())
+    assert failure.value.error_type == "CorruptFile"
+    assert "overlap" in failure.value.message
