@@ -325,6 +325,18 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_int,
     ),
     Setting(
+        "import-workbook-timeout-s",
+        120.0,
+        "CPU time the process that reads an uploaded XLSX, XLS or ODS file may use.",
+        _positive_float,
+    ),
+    Setting(
+        "import-workbook-max-memory-bytes",
+        2 * 1024**3,
+        "Address-space limit of the process that reads an uploaded XLSX, XLS or ODS file.",
+        _positive_int,
+    ),
+    Setting(
         "import-zip-max-members",
         100,
         "Most files a ZIP import may contain.",

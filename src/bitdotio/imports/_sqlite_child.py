@@ -1,16 +1,13 @@
 """The SQLite reader's subprocess: reads a hostile file under rlimits, writes schema and payload.
 
-Run as ``python -m bitdotio.imports._sqlite_child FILE OUT_DIR LIMITS_JSON``. It caps its own
-address space and CPU time before it opens the file (security.md §4.5), then writes
-``schema.json`` (see ``_sqlite_schema.describe``) and one COPY payload file per table into
-OUT_DIR, or ``error.json`` (``{"error_type", "message", "details"}``) and exits 3.
+Run as ``python -m bitdotio.imports._sqlite_child FILE OUT_DIR LIMITS_JSON`` (see ``_child``).
+It caps its own address space and CPU time before it opens the file (security.md §4.5), then
+writes one COPY payload file per table into OUT_DIR and the schema as ``result.json`` (see
+``_sqlite_schema.describe``), or ``error.json`` and exits 3.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import resource
 import sqlite3
 import sys
 import time
@@ -19,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from bitdotio.imports import _child
 from bitdotio.imports import _sqlite_schema as schema
 from bitdotio.imports._payload import chunked, csv_row
 from bitdotio.imports._sqlite_types import (
@@ -30,14 +28,7 @@ from bitdotio.imports._sqlite_types import (
 )
 from bitdotio.imports.source import ImportFailure
 
-FAILED_EXIT = 3
 _FETCH_ROWS = 1000
-
-
-def _cap_resources(memory_bytes: int, cpu_s: float) -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    cpu = math.ceil(cpu_s) + 1  # the progress handler's deadline should fire first
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
 
 
 def _decode_text(raw: bytes) -> str:
@@ -151,24 +142,14 @@ def _failure_for(exc: BaseException, **details: Any) -> ImportFailure:
     return ImportFailure("CorruptFile", f"The SQLite file cannot be read: {text}.", **details)
 
 
+def _reported(exc: Exception) -> ImportFailure | None:
+    if isinstance(exc, ImportFailure | sqlite3.Error | UnicodeDecodeError | MemoryError):
+        return _failure_for(exc)
+    return None
+
+
 def main(argv: list[str]) -> int:
-    path, out_dir, limits_json = argv
-    limits = json.loads(limits_json)
-    _cap_resources(limits["memory_bytes"], limits["timeout_s"])
-    out = Path(out_dir)
-    try:
-        result = read(Path(path), out, limits)
-    except (ImportFailure, sqlite3.Error, UnicodeDecodeError, MemoryError) as exc:
-        failure = _failure_for(exc)
-        error = {
-            "error_type": failure.error_type,
-            "message": failure.message,
-            "details": failure.details,
-        }
-        (out / "error.json").write_text(json.dumps(error))
-        return FAILED_EXIT
-    (out / "schema.json").write_text(json.dumps(result))
-    return 0
+    return _child.main(argv, read, _reported)
 
 
 if __name__ == "__main__":

@@ -114,6 +114,8 @@ class ImportLimits:
     zip_max_ratio: int = 200  # per member, uncompressed / compressed
     sqlite_timeout_s: float = 60.0  # CPU deadline for reading a SQLite file
     sqlite_max_memory_bytes: int = 1024**3  # RLIMIT_AS of the SQLite reader subprocess
+    workbook_timeout_s: float = 120.0  # RLIMIT_CPU of the workbook reader subprocess
+    workbook_max_memory_bytes: int = 2 * 1024**3  # RLIMIT_AS of the workbook reader subprocess
     scratch_dir: str | None = None  # where readers may write temporary files (zip members)
 
 

@@ -11,17 +11,10 @@ does not apply to SQLite files (docs/reference/imports.md, "SQLite").
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-import sys
-import tempfile
-import weakref
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bitdotio.imports._sqlite_child import FAILED_EXIT
+from bitdotio.imports._child import Scratch, run, stream
 from bitdotio.imports.columns import normalise_names
 from bitdotio.imports.source import (
     Column,
@@ -37,17 +30,6 @@ from bitdotio.imports.source import (
 __all__ = ["read_sqlite"]
 
 _MAGIC = b"SQLite format 3\x00"
-
-
-class _Scratch:
-    """A temporary directory removed when no batches() closure holds it any more."""
-
-    def __init__(self, parent: str | None) -> None:
-        self.path = Path(tempfile.mkdtemp(prefix="bitio-sqlite-", dir=parent))
-        self._finalizer = weakref.finalize(self, shutil.rmtree, self.path, True)
-
-    def remove(self) -> None:
-        self._finalizer()
 
 
 def _check_header(path: Path) -> None:
@@ -71,37 +53,23 @@ def _check_header(path: Path) -> None:
         )
 
 
-def _run_child(path: Path, out: Path, limits: ImportLimits) -> dict[str, Any]:
+def _run_child(path: Path, scratch: Scratch, limits: ImportLimits) -> dict[str, Any]:
     child_limits = {
         "max_field_bytes": limits.max_field_bytes,
         "max_columns": limits.max_columns,
         "max_tables": limits.max_tables,
         "timeout_s": limits.sqlite_timeout_s,
-        "memory_bytes": limits.sqlite_max_memory_bytes,
     }
-    command = [sys.executable, "-m", "bitdotio.imports._sqlite_child", str(path.resolve())]
-    command += [str(out), json.dumps(child_limits)]
-    too_slow = ImportFailure("TooLarge", "Reading the SQLite file took too long.")
-    try:
-        done = subprocess.run(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=2 * limits.sqlite_timeout_s + 10,  # wall clock; the child caps its CPU
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise too_slow from None
-    if done.returncode == FAILED_EXIT:
-        error = json.loads((out / "error.json").read_text())
-        raise ImportFailure(error["error_type"], error["message"], **error["details"])
-    if done.returncode < 0:  # killed: SIGXCPU/SIGKILL past the CPU cap, or out of memory
-        raise too_slow
-    if done.returncode != 0:
-        raise ImportFailure("CorruptFile", "The SQLite file could not be read.")
-    result: dict[str, Any] = json.loads((out / "schema.json").read_text())
-    return result
+    return run(
+        "bitdotio.imports._sqlite_child",
+        path,
+        scratch,
+        child_limits,
+        memory_bytes=limits.sqlite_max_memory_bytes,
+        cpu_s=limits.sqlite_timeout_s + 1,  # the queries' own deadline should fire first
+        too_large=ImportFailure("TooLarge", "Reading the SQLite file took too long."),
+        unreadable=ImportFailure("CorruptFile", "The SQLite file could not be read."),
+    )
 
 
 def _dependency_order(tables: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -120,14 +88,6 @@ def _dependency_order(tables: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for table in ready or [next(iter(remaining.values()))]:
             ordered.append(remaining.pop(table["name"]))
     return ordered
-
-
-def _payload(file: Path, chunks: list[int], scratch: _Scratch) -> Iterator[bytes]:
-    """The child's chunks as it wrote them; ``scratch`` is held so the files outlive us."""
-    assert file.parent == scratch.path
-    with file.open("rb") as stream:
-        for size in chunks:
-            yield stream.read(size)
 
 
 def _normalised(names: list[str]) -> dict[str, str]:
@@ -165,7 +125,7 @@ def _indexes(tables: list[dict[str, Any]], names: _Names) -> dict[str, list[Inde
 
 
 def _table_source(
-    table: dict[str, Any], names: _Names, indexes: list[Index], scratch: _Scratch
+    table: dict[str, Any], names: _Names, indexes: list[Index], scratch: Scratch
 ) -> TableSource:
     sqlite_name = table["name"]
     file = scratch.path / table["file"]
@@ -176,7 +136,7 @@ def _table_source(
             Column(names.columns[sqlite_name][c["name"]], c["pg_type"], c["not_null"])
             for c in table["columns"]
         ],
-        batches=lambda: _payload(file, chunks, scratch),
+        batches=lambda: stream(file, chunks, scratch),
         origin=f"table {sqlite_name!r}",
         row_origin=lambda row: {"table": sqlite_name, "row": row},
         row_count=table["row_count"],
@@ -196,9 +156,9 @@ def _table_source(
 def read_sqlite(path: Path, *, limits: ImportLimits) -> Parsed:
     """Read every ordinary table of a SQLite file; see the module docstring."""
     _check_header(path)
-    scratch = _Scratch(limits.scratch_dir)
+    scratch = Scratch(limits.scratch_dir, "bitio-sqlite-")
     try:
-        schema = _run_child(path, scratch.path, limits)
+        schema = _run_child(path, scratch, limits)
     except BaseException:
         scratch.remove()
         raise

@@ -28,7 +28,7 @@ from bitdotio.imports.source import (
     TableSource,
 )
 
-__all__ = ["check_overlaps", "read_zip"]
+__all__ = ["check_archive", "read_zip"]
 
 _RATIO_CHECK_MIN_BYTES = 1024 * 1024
 _COPY_BYTES = 1024 * 1024
@@ -41,8 +41,8 @@ def read_zip(
     """One or more tables from the archive's members: see the module docstring."""
     try:
         with zipfile.ZipFile(path) as archive:
-            check_overlaps(archive.infolist(), "ZIP")
-            members, skipped = _plan(archive.infolist(), limits)
+            check_archive(archive.infolist(), limits, "ZIP")
+            members, skipped = _plan(archive.infolist())
             scratch = Path(tempfile.mkdtemp(prefix="bitio-zip-", dir=limits.scratch_dir))
             try:
                 tables = _read_members(archive, members, scratch, table_name, infer_header, limits)
@@ -56,10 +56,38 @@ def read_zip(
     return parsed
 
 
-def check_overlaps(infos: list[zipfile.ZipInfo], kind: str) -> None:
-    """Refuse members whose compressed data overlap: the bomb that declares many members over
-    one compressed stream, which zipfile itself only catches from CPython 3.12.2/3.11.8
-    (gh-109858; security.md §4.3), and which slips past per-member ratio checks."""
+def check_archive(infos: list[zipfile.ZipInfo], limits: ImportLimits, kind: str) -> None:
+    """The checks any ZIP container gets before anything in it is read (ZIP imports, and the
+    XLSX and ODS files that are ZIPs): member count, total declared size, each member's ratio,
+    and members whose compressed data overlap: the bomb that lists one compressed stream many
+    times, which zipfile itself only refuses from CPython 3.11.8 (gh-109858; security.md
+    §4.3) and which slips past per-member ratios."""
+    files = [info for info in infos if not info.is_dir()]
+    if len(files) > limits.zip_max_members:
+        raise ImportFailure(
+            "TooLarge",
+            f"The {kind} file has {len(files)} members; at most {limits.zip_max_members} "
+            "are allowed.",
+            members=len(files),
+        )
+    total = sum(info.file_size for info in files)
+    if total > limits.zip_max_total_bytes:
+        raise ImportFailure(
+            "TooLarge",
+            f"The {kind} file unpacks to {total} bytes; at most {limits.zip_max_total_bytes} "
+            "are allowed.",
+            uncompressed_bytes=total,
+        )
+    for info in files:
+        if info.file_size > _RATIO_CHECK_MIN_BYTES and info.file_size > limits.zip_max_ratio * max(
+            info.compress_size, 1
+        ):
+            raise ImportFailure(
+                "TooLarge",
+                f"The {kind} member {info.filename[:100]!r} inflates more than "
+                f"{limits.zip_max_ratio} times (a zip bomb?).",
+                member=info.filename[:100],
+            )
     entries = sorted((info.header_offset, info.compress_size) for info in infos)
     for (offset, size), (next_offset, _) in itertools.pairwise(entries):
         if next_offset < offset + max(size, 1):  # a local header is at least 30 bytes
@@ -69,29 +97,14 @@ def check_overlaps(infos: list[zipfile.ZipInfo], kind: str) -> None:
             )
 
 
-def _plan(
-    infos: list[zipfile.ZipInfo], limits: ImportLimits
-) -> tuple[list[zipfile.ZipInfo], list[Skipped]]:
-    """The members to read and those skipped, or an ImportFailure for a hostile archive."""
-    files = [info for info in infos if not info.is_dir()]
-    if len(files) > limits.zip_max_members:
-        raise ImportFailure(
-            "TooLarge",
-            f"The ZIP file has {len(files)} members; at most {limits.zip_max_members} are allowed.",
-            members=len(files),
-        )
-    total = sum(info.file_size for info in files)
-    if total > limits.zip_max_total_bytes:
-        raise ImportFailure(
-            "TooLarge",
-            f"The ZIP file unpacks to {total} bytes; at most {limits.zip_max_total_bytes} are "
-            "allowed.",
-            uncompressed_bytes=total,
-        )
+def _plan(infos: list[zipfile.ZipInfo]) -> tuple[list[zipfile.ZipInfo], list[Skipped]]:
+    """The members to read and those skipped, or an ImportFailure for a hostile member."""
     members: list[zipfile.ZipInfo] = []
     skipped: list[Skipped] = []
-    for info in files:
-        _check_member(info, limits)
+    for info in infos:
+        if info.is_dir():
+            continue
+        _check_member(info)
         parts = PurePosixPath(info.filename.replace("\\", "/")).parts
         if parts[0] == "__MACOSX" or any(part.startswith(".") for part in parts):
             skipped.append(Skipped(info.filename, "member", "hidden or macOS metadata file"))
@@ -102,11 +115,11 @@ def _plan(
     return members, skipped
 
 
-def _check_member(info: zipfile.ZipInfo, limits: ImportLimits) -> None:
+def _check_member(info: zipfile.ZipInfo) -> None:
     name = info.filename
     unix_mode = info.external_attr >> 16
     parts = name.replace("\\", "/").split("/")
-    error_type, reason = "UnsupportedFormat", ""
+    reason = ""
     if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
         reason = "has an absolute path"
     elif ".." in parts:
@@ -115,14 +128,9 @@ def _check_member(info: zipfile.ZipInfo, limits: ImportLimits) -> None:
         reason = "is a symbolic link"
     elif info.flag_bits & 0x1:
         reason = "is encrypted"
-    elif info.file_size > _RATIO_CHECK_MIN_BYTES and info.file_size > limits.zip_max_ratio * max(
-        info.compress_size, 1
-    ):
-        error_type = "TooLarge"
-        reason = f"inflates more than {limits.zip_max_ratio} times (a zip bomb?)"
     if reason:
         raise ImportFailure(
-            error_type, f"The ZIP member {name[:100]!r} {reason}.", member=name[:100]
+            "UnsupportedFormat", f"The ZIP member {name[:100]!r} {reason}.", member=name[:100]
         )
 
 

@@ -134,6 +134,8 @@ async def _attempt(runtime: Runtime, job: ImportJobRecord) -> dict[str, Any]:
             max_tables=settings.import_max_tables,
             sqlite_timeout_s=settings.import_sqlite_timeout_s,
             sqlite_max_memory_bytes=settings.import_sqlite_max_memory_bytes,
+            workbook_timeout_s=settings.import_workbook_timeout_s,
+            workbook_max_memory_bytes=settings.import_workbook_max_memory_bytes,
             zip_max_members=settings.import_zip_max_members,
             zip_max_ratio=settings.import_zip_max_ratio,
             zip_max_total_bytes=settings.import_zip_max_total_bytes,

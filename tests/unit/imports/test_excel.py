@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import json
 import resource
+import signal
 import time
 import zipfile
 from pathlib import Path
@@ -167,3 +169,69 @@ def test_unknown_format() -> None:
     with pytest.raises(ImportFailure) as failure:
         read(DATA / "workbook.xlsx", fmt="numbers")
     assert failure.value.error_type == "UnsupportedFormat"
+
+
+# -- the child process that parses workbooks (security.md §4.5) ------------------------------
+
+# The child needs about 250 MB of address space to start (polars' runtime alone maps 130 MB) and
+# read a small workbook; this cap leaves it room for that and not for a ~1 GB sheet.
+CHILD_MEMORY = 512 * 1024**2
+
+
+def amplified_xlsx(path: Path, rows: int, columns: int, length: int) -> Path:
+    """Every cell shows one shared string of ``length`` characters, which calamine copies into
+    each cell: a file of about ``rows * columns * 20`` bytes needs ``rows * columns * length``
+    bytes of memory once a sheet is read. Its parts are not compressed enough to be a zip bomb.
+    """
+    letters = [FIXTURES._column_letter(c) for c in range(columns)]
+    body = "".join(
+        f'<row r="{r}">' + "".join(f'<c r="{x}{r}" t="s"><v>0</v></c>' for x in letters) + "</row>"
+        for r in range(1, rows + 1)
+    )
+    sheet = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        f"<sheetData>{body}</sheetData></worksheet>"
+    )
+    FIXTURES._write_zip(path, FIXTURES._xlsx_parts([("S", sheet)], ["x" * length]))
+    return path
+
+
+def rss_kib() -> int:
+    resident_pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return resident_pages * resource.getpagesize() // 1024
+
+
+def test_a_workbook_too_big_for_memory_fails_in_the_child(tmp_path: Path) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    limits = ImportLimits(workbook_max_memory_bytes=CHILD_MEMORY, scratch_dir=str(scratch))
+    assert payload(read(DATA / "one_sheet.xlsx", limits=limits)) == "Ann,10.5,1\nBob,3,2\n"
+    gc.collect()
+    assert not list(scratch.iterdir())  # the payload went with the tables
+    path = amplified_xlsx(tmp_path / "amplified.xlsx", rows=50_000, columns=10, length=2000)
+    assert path.stat().st_size < 2 * 1024**2  # and 1 GB once read
+    rss_before = rss_kib()
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    with pytest.raises(ImportFailure) as failure:
+        read(path, limits=limits)
+    assert time.monotonic() - started < 10
+    assert rss_kib() - rss_before < 5 * 1024
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 5 * 1024
+    assert failure.value.error_type == "TooLarge"
+    assert failure.value.message.startswith("The workbook needs more memory (or time) than an")
+    assert failure.value.details == {"memory_bytes": CHILD_MEMORY, "timeout_s": 120.0}
+    assert not list(scratch.iterdir())
+
+
+def test_a_workbook_too_slow_to_read_fails_in_the_child(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = amplified_xlsx(tmp_path / "long.xlsx", rows=100_000, columns=10, length=10)
+    started = time.monotonic()
+    with pytest.raises(ImportFailure) as failure:
+        read(path, limits=ImportLimits(workbook_timeout_s=1))  # it needs about 3 s of CPU
+    assert time.monotonic() - started < 10
+    assert failure.value.error_type == "TooLarge"
+    assert f"exited with status {-signal.SIGXCPU}" in caplog.text
