@@ -375,6 +375,11 @@ SETTINGS: tuple[Setting, ...] = (
 _BY_NAME = {s.name: s for s in SETTINGS}
 
 
+def default(name: str) -> Any:
+    """A setting's default, for code that needs it without loading the settings."""
+    return _BY_NAME[name].default
+
+
 def env_name(name: str) -> str:
     """``http-port`` -> ``BITIO_HTTP_PORT``."""
     return "BITIO_" + name.upper().replace("-", "_")

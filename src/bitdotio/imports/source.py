@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
+
+from bitdotio import config
 
 __all__ = [
     "PG_TYPES",
@@ -101,22 +103,34 @@ class Parsed:
     skipped: list[Skipped] = field(default_factory=list)
 
 
+def _setting(name: str) -> Any:
+    """The default of setting ``import-<name>``: the registry is the one place it is written."""
+    return field(default=config.default("import-" + name))
+
+
 @dataclass(frozen=True)
 class ImportLimits:
-    """Caps a hostile file must not get past (settings ``import-*``)."""
+    """Caps a hostile file must not get past. Every field but the last two is the setting
+    ``import-<field name with - for _>`` (docs/reference/configuration.md)."""
 
-    max_columns: int = 1600  # Postgres's own limit per table
-    max_field_bytes: int = 10 * 1024 * 1024
-    max_tables: int = 100
+    max_columns: int = _setting("max-columns")
+    max_field_bytes: int = _setting("max-field-bytes")
+    max_tables: int = _setting("max-tables")
+    zip_max_members: int = _setting("zip-max-members")
+    zip_max_total_bytes: int = _setting("zip-max-total-bytes")  # declared, uncompressed
+    zip_max_ratio: int = _setting("zip-max-ratio")  # per member, uncompressed / compressed
+    sqlite_timeout_s: float = _setting("sqlite-timeout-s")  # RLIMIT_CPU of its reader
+    sqlite_max_memory_bytes: int = _setting("sqlite-max-memory-bytes")  # RLIMIT_AS
+    workbook_timeout_s: float = _setting("workbook-timeout-s")  # RLIMIT_CPU of its reader
+    workbook_max_memory_bytes: int = _setting("workbook-max-memory-bytes")  # RLIMIT_AS
     max_json_depth: int = 64
-    zip_max_members: int = 100
-    zip_max_total_bytes: int = 8 * 1024**3  # declared uncompressed size of all members
-    zip_max_ratio: int = 200  # per member, uncompressed / compressed
-    sqlite_timeout_s: float = 60.0  # CPU deadline for reading a SQLite file
-    sqlite_max_memory_bytes: int = 1024**3  # RLIMIT_AS of the SQLite reader subprocess
-    workbook_timeout_s: float = 120.0  # RLIMIT_CPU of the workbook reader subprocess
-    workbook_max_memory_bytes: int = 2 * 1024**3  # RLIMIT_AS of the workbook reader subprocess
     scratch_dir: str | None = None  # where readers may write temporary files (zip members)
+
+    @classmethod
+    def from_settings(cls, settings: config.Settings, *, scratch_dir: str) -> ImportLimits:
+        names = [f.name for f in fields(cls) if f.name not in ("max_json_depth", "scratch_dir")]
+        values = {name: getattr(settings, "import_" + name) for name in names}
+        return cls(**values, scratch_dir=scratch_dir)
 
 
 class ImportFailure(Exception):

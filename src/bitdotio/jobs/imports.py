@@ -128,19 +128,7 @@ async def _attempt(runtime: Runtime, job: ImportJobRecord) -> dict[str, Any]:
             path = runtime.store.local_path(job.upload_key)
             if not path.exists():
                 raise ImportFailure("FileMissing", "The uploaded file is no longer available")
-        limits = ImportLimits(
-            max_columns=settings.import_max_columns,
-            max_field_bytes=settings.import_max_field_bytes,
-            max_tables=settings.import_max_tables,
-            sqlite_timeout_s=settings.import_sqlite_timeout_s,
-            sqlite_max_memory_bytes=settings.import_sqlite_max_memory_bytes,
-            workbook_timeout_s=settings.import_workbook_timeout_s,
-            workbook_max_memory_bytes=settings.import_workbook_max_memory_bytes,
-            zip_max_members=settings.import_zip_max_members,
-            zip_max_ratio=settings.import_zip_max_ratio,
-            zip_max_total_bytes=settings.import_zip_max_total_bytes,
-            scratch_dir=str(scratch),
-        )
+        limits = ImportLimits.from_settings(settings, scratch_dir=str(scratch))
         infer_header: InferHeader = job.infer_header  # type: ignore[assignment]
         started = time.monotonic()
         parsed = await asyncio.to_thread(
