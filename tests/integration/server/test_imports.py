@@ -11,6 +11,7 @@ import time
 import uuid
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -332,3 +333,60 @@ def test_the_import_has_only_the_callers_rights(
         ).json(),
     )
     assert job["state"] == "FAILED" and job["error_type"] == "PermissionDenied", job
+
+
+def test_sqlite_keys_and_indexes_arrive_in_postgres(
+    client: TestClient, alice: User, database: str
+) -> None:
+    data = (Path(__file__).resolve().parents[2] / "data" / "imports" / "shop.sqlite").read_bytes()
+    job = wait(client, alice, start_import(client, alice, database, data, table_name="x").json())
+    assert job["state"] == "DONE", job
+    kinds = rows(
+        client,
+        alice,
+        database,
+        "SELECT contype::text, count(*) FROM pg_constraint c JOIN pg_namespace n"
+        " ON n.oid = c.connamespace WHERE n.nspname = 'public' GROUP BY 1 ORDER BY 1",
+    )
+    assert dict((k, n) for k, n in kinds).keys() >= {"f", "p"}, kinds
+    assert {s["kind"] for s in job["result"]["skipped"]} >= {"view", "trigger"}
+
+
+def test_names_that_look_like_sql_are_only_names(
+    client: TestClient, alice: User, database: str
+) -> None:
+    table = 'x"; DROP TABLE c; --'
+    schema = "s'; SELECT 1; --"
+    wait(client, alice, start_import(client, alice, database, CITIES, table_name="c").json())
+    job = wait(
+        client,
+        alice,
+        start_import(client, alice, database, CITIES, table_name=table, schema_name=schema).json(),
+    )
+    assert job["state"] == "DONE", job
+    quoted = '"s\'; SELECT 1; --"."x""; DROP TABLE c; --"'
+    assert rows(client, alice, database, f"SELECT count(*) FROM {quoted}") == [[2]]
+    assert rows(client, alice, database, "SELECT count(*) FROM c") == [[2]]
+
+
+def test_without_a_header_an_append_matches_columns_by_position(
+    client: TestClient, alice: User, database: str
+) -> None:
+    rows(client, alice, database, "CREATE TABLE p (city text, pop integer, note text)")
+    job = wait(
+        client,
+        alice,
+        start_import(
+            client,
+            alice,
+            database,
+            b"Paris,2100000\nLyon,516000\n",
+            table_name="p",
+            infer_header="no_header",
+        ).json(),
+    )
+    assert job["state"] == "DONE", job
+    assert rows(client, alice, database, "SELECT city, pop, note FROM p ORDER BY pop") == [
+        ["Lyon", 516000, None],
+        ["Paris", 2100000, None],
+    ]
