@@ -184,9 +184,11 @@ async def orphans(conn: psycopg.AsyncConnection, older_than_s: float) -> list[uu
     cur = await conn.execute(
         "SELECT j.id FROM import_jobs j"
         " LEFT JOIN procrastinate_jobs q ON q.id = j.queue_job_id"
-        " WHERE j.state IN ('RECEIVED', 'PROCESSING')"
-        " AND j.date_created < now() - make_interval(secs => %s)"
-        " AND (q.id IS NULL OR q.status NOT IN ('todo', 'doing'))",
+        " WHERE j.state IN ('RECEIVED', 'PROCESSING') AND CASE"
+        # never queued, or its entry is gone: give the API time to defer it first
+        "  WHEN q.id IS NULL THEN j.date_created < now() - make_interval(secs => %s)"
+        # the entry ended but the job did not: at once
+        "  ELSE q.status NOT IN ('todo', 'doing') END",
         [older_than_s],
     )
     return [job_id for (job_id,) in await cur.fetchall()]
