@@ -1,7 +1,7 @@
 """CSV and TSV files: encoding, dialect, header, whole-file type inference and COPY payload.
 
 Pass 1 (in ``read_csv``) runs one streaming polars query over the whole file that checks every
-value against the types guessed from its first 64 KiB; only columns that fail that check are
+value against the types guessed from its first 256 KiB; only columns that fail that check are
 classified batch by batch. Pass 2 (``TableSource.batches``) cuts the file into ~1 MiB runs of
 whole records and either passes them through untouched, when the file is already in the form
 COPY reads, or re-parses and rewrites them. docs/reference/imports.md, "CSV", says what is

@@ -81,6 +81,7 @@ _YMD_SLASH_RE = rf"^({_YEAR})/([0-9]{{1,2}})/([0-9]{{1,2}})$"
 _DMY_DOT_RE = rf"^([0-9]{{1,2}})\.([0-9]{{1,2}})\.({_YEAR})$"
 _NN_SLASH_RE = rf"^([0-9]{{1,2}})/([0-9]{{1,2}})/({_YEAR})$"
 _JSON_START_RE = r"^\s*[\[{]"
+_ISO_DATE_SHAPE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 
 
@@ -198,7 +199,9 @@ def _unchanged(kind: _Kind, column: pl.Expr) -> pl.Expr:
     if kind is _Kind.DATE_ISO:
         dates = column.str.to_date("%Y-%m-%d", strict=False, cache=False)
         all_dates = (dates.null_count() == column.null_count()) & (dates.min() >= date(1, 1, 1))
-        return (all_dates & (column.str.len_bytes() == 10).all()).fill_null(True)
+        # to_date also takes " 2024-1-01" and "+001-01-01": the shape must be ISO's too.
+        shaped = column.str.contains(_ISO_DATE_SHAPE_RE).all()
+        return (all_dates & shaped).fill_null(True)
     if kind is _Kind.TEXT:
         return pl.lit(True)
     if kind is _Kind.EMPTY:

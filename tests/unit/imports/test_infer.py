@@ -113,3 +113,16 @@ def test_polars_int_cast_takes_no_more_than_the_integer_pattern(value: str) -> N
     """The cheap integer check relies on polars casting exactly [+-]?[0-9]+."""
     cast = pl.Series([value]).cast(pl.Int64, strict=False)[0]
     assert (cast is not None) == (value.lstrip("+-").isascii() and value.lstrip("+-").isdigit())
+
+
+@pytest.mark.parametrize("later", [" 2024-1-01", "+001-01-01", "2024-1-01 ", "2024/01/01"])
+def test_a_date_column_meets_a_value_that_only_looks_like_a_date(later: str) -> None:
+    """The whole-file check must decide as the sample's classification would: not ISO → text,
+    wherever in the file the value sits."""
+    tracker = TypeTracker()
+    tracker.update(pl.Series(["2024-01-01", "2024-02-29"]))
+    assert tracker.pg_type == "date"
+    tracker.update(pl.Series(["2024-03-01", later]))
+    alone = TypeTracker()
+    alone.update(pl.Series(["2024-01-01", later]))
+    assert tracker.pg_type == alone.pg_type
