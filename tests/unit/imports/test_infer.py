@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bitdotio.imports.infer import TypeTracker, update_frame, value_type
 
@@ -126,3 +128,66 @@ def test_a_date_column_meets_a_value_that_only_looks_like_a_date(later: str) -> 
     alone = TypeTracker()
     alone.update(pl.Series(["2024-01-01", later]))
     assert tracker.pg_type == alone.pg_type
+
+
+_VALUES = st.one_of(
+    st.sampled_from(
+        [
+            "",
+            "0",
+            "007",
+            "-0",
+            "+1",
+            "12",
+            "2147483648",
+            "-2147483649",
+            "9223372036854775808",
+            "1.5",
+            ".5",
+            "1.",
+            "1e5",
+            "-2.5E-3",
+            "inf",
+            "NaN",
+            "1e400",
+            "true",
+            "FALSE",
+            "t",
+            "yes",
+            "N",
+            "on",
+            "2024-01-05",
+            "2024-02-30",
+            " 2024-1-01",
+            "+001-01-01",
+            "2024/1/5",
+            "5.1.2024",
+            "01/13/2024",
+            "13/01/2024",
+            "2024-01-05T10:30",
+            "2024-01-05 10:30:00.5",
+            "2024-01-05T10:30Z",
+            "2024-01-05 10:30+02:00",
+            '{"a": 1}',
+            "[1, 2]",
+            "[",
+            "x",
+        ]
+    ),
+    st.text(alphabet="0123456789-+.:/eETZ ", max_size=12),
+)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(_VALUES, min_size=1, max_size=8), st.data())
+def test_the_type_does_not_depend_on_where_values_sit(
+    values: list[str], data: st.DataObject
+) -> None:
+    """Batch by batch (the whole-file check after the sample) or all at once: one answer."""
+    split = data.draw(st.integers(min_value=0, max_value=len(values)))
+    batched = TypeTracker()
+    batched.update(pl.Series(values[:split], dtype=pl.String))
+    batched.update(pl.Series(values[split:], dtype=pl.String))
+    whole = TypeTracker()
+    whole.update(pl.Series(values, dtype=pl.String))
+    assert batched.pg_type == whole.pg_type, (values, split)
