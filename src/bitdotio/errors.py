@@ -113,6 +113,13 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
         "too many failed attempts from this address; try again later",
         "28000",
     ),
+    ErrorCode(
+        "BIT514",
+        "KeyRevoked",
+        401,
+        "terminating connection because its API key was revoked or has expired",
+        "28000",
+    ),
 )
 
 

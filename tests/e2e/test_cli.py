@@ -113,3 +113,14 @@ def test_key_create_prints_credentials(bit: Any) -> None:
     credentials = json_line(bit("key", "create"))
     assert credentials["api_key"].startswith("v2_")
     assert json_line(bit("key", "revoke", "--api-key", credentials["api_key"])) is None
+
+
+def test_key_create_with_expiry_and_list(bit: Any) -> None:
+    credentials = json_line(bit("key", "create", "--expires-in", "3600"))
+    listed = json_line(bit("key", "list"))
+    assert credentials["api_key"] not in json.dumps(listed)
+    mine = next(k for k in listed if k["prefix"] == credentials["api_key"][:8])
+    assert mine["expires_at"] and mine["current"] is False
+    assert sum(k["current"] for k in listed) == 1
+    json_line(bit("key", "revoke", "--api-key", credentials["api_key"]))
+    assert bit("key", "create", "--expires-in", "0").returncode == 2

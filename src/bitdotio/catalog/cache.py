@@ -14,6 +14,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import psycopg
@@ -45,7 +46,12 @@ class LookupCache:
         self._generation += 1
         self._entries.clear()
 
-    async def _cached(self, key: object, load: Callable[[], Awaitable[T | None]]) -> T | None:
+    async def _cached(
+        self,
+        key: object,
+        load: Callable[[], Awaitable[T | None]],
+        until: Callable[[T], datetime | None] = lambda value: None,
+    ) -> T | None:
         hit = self._entries.get(key)
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]  # type: ignore[return-value]
@@ -54,7 +60,10 @@ class LookupCache:
         if value is not None and self.listening and generation == self._generation:
             if len(self._entries) >= _MAX_ENTRIES:
                 self._entries.clear()
-            self._entries[key] = (time.monotonic() + self.ttl_s, value)
+            ttl_s = self.ttl_s
+            if (end := until(value)) is not None:  # never past the value's own expiry
+                ttl_s = min(ttl_s, (end - datetime.now(UTC)).total_seconds())
+            self._entries[key] = (time.monotonic() + ttl_s, value)
         return value
 
     async def principal(self, pool: AsyncConnectionPool, key: str) -> Principal | None:
@@ -62,7 +71,7 @@ class LookupCache:
             async with pool.connection() as conn:
                 return await keys.lookup(conn, key)
 
-        return await self._cached(("key", keys.hash_key(key)), load)
+        return await self._cached(("key", keys.hash_key(key)), load, lambda p: p.expires_at)
 
     async def database(
         self, pool: AsyncConnectionPool, user_id: uuid.UUID, full: FullName

@@ -7,11 +7,26 @@ import re
 import secrets
 import string
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 
-__all__ = ["Principal", "hash_key", "is_well_formed", "lookup", "mint", "revoke", "revoke_all"]
+__all__ = [
+    "KeyInfo",
+    "Principal",
+    "hash_key",
+    "invalid_among",
+    "is_well_formed",
+    "list_for",
+    "lookup",
+    "mint",
+    "revoke",
+    "revoke_all",
+    "touch",
+]
 
 _KEY_FORMAT = re.compile(r"v2_\w+")  # contract §1: every issued key must keep matching this
 _ALPHABET = string.ascii_letters + string.digits
@@ -25,6 +40,31 @@ class Principal:
     username: str
     role_name: str
     key_id: uuid.UUID
+    expires_at: datetime | None = None  # caches must not keep the principal past this
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """What a key's owner may see of it: never the key or its hash."""
+
+    id: uuid.UUID
+    prefix: str | None  # "v2_" + its first 5 characters; None for keys made before 2.3
+    date_created: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+    def as_json(self, current: uuid.UUID) -> dict[str, Any]:
+        def stamp(value: datetime | None) -> str | None:
+            return value.astimezone(UTC).isoformat(timespec="seconds") if value else None
+
+        return {
+            "id": str(self.id),
+            "prefix": self.prefix,
+            "date_created": stamp(self.date_created),
+            "expires_at": stamp(self.expires_at),
+            "last_used": stamp(self.last_used_at),
+            "current": self.id == current,
+        }
 
 
 def is_well_formed(key: str) -> bool:
@@ -42,12 +82,15 @@ def _new_key() -> str:
     return f"v2_{head}_{tail}"
 
 
-async def mint(conn: psycopg.AsyncConnection, user_id: uuid.UUID) -> str:
+async def mint(
+    conn: psycopg.AsyncConnection, user_id: uuid.UUID, *, expires_at: datetime | None = None
+) -> str:
     """Store a new key's hash and return the key; this is the only time it exists in clear."""
     key = _new_key()
     await conn.execute(
-        "INSERT INTO api_keys (id, user_id, key_hash) VALUES (%s, %s, %s)",
-        [uuid.uuid4(), user_id, hash_key(key)],
+        "INSERT INTO api_keys (id, user_id, key_hash, prefix, expires_at)"
+        " VALUES (%s, %s, %s, %s, %s)",
+        [uuid.uuid4(), user_id, hash_key(key), key[:8], expires_at],
     )
     return key
 
@@ -57,9 +100,10 @@ async def lookup(conn: psycopg.AsyncConnection, key: str) -> Principal | None:
     if not is_well_formed(key):
         return None
     cur = await conn.execute(
-        "SELECT u.id, u.username, u.role_name, k.id FROM api_keys k"
+        "SELECT u.id, u.username, u.role_name, k.id, k.expires_at FROM api_keys k"
         " JOIN users u ON u.id = k.user_id"
-        " WHERE k.key_hash = %s AND k.date_revoked IS NULL",
+        " WHERE k.key_hash = %s AND k.date_revoked IS NULL"
+        " AND (k.expires_at IS NULL OR k.expires_at > now())",
         [hash_key(key)],
     )
     row = await cur.fetchone()
@@ -82,3 +126,42 @@ async def revoke_all(conn: psycopg.AsyncConnection, user_id: uuid.UUID) -> int:
         [user_id],
     )
     return cur.rowcount
+
+
+async def list_for(conn: psycopg.AsyncConnection, user_id: uuid.UUID) -> list[KeyInfo]:
+    """The user's keys that still work, newest first."""
+    cur = await conn.execute(
+        "SELECT id, prefix, date_created, expires_at, last_used_at FROM api_keys"
+        " WHERE user_id = %s AND date_revoked IS NULL"
+        " AND (expires_at IS NULL OR expires_at > now()) ORDER BY date_created DESC",
+        [user_id],
+    )
+    return [KeyInfo(*row) for row in await cur.fetchall()]
+
+
+async def invalid_among(
+    conn: psycopg.AsyncConnection, key_ids: Iterable[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Those of ``key_ids`` that were revoked, have expired, or no longer exist."""
+    wanted = list(key_ids)
+    if not wanted:
+        return set()
+    cur = await conn.execute(
+        "SELECT id FROM api_keys WHERE id = ANY(%s) AND date_revoked IS NULL"
+        " AND (expires_at IS NULL OR expires_at > now())",
+        [wanted],
+    )
+    valid = {row[0] for row in await cur.fetchall()}
+    return set(wanted) - valid
+
+
+async def touch(conn: psycopg.AsyncConnection, used: dict[uuid.UUID, datetime]) -> None:
+    """Record when keys were last used (batched by the caller)."""
+    if used:
+        ids, times = zip(*used.items(), strict=True)
+        await conn.execute(
+            "UPDATE api_keys k SET last_used_at = u.t"
+            " FROM unnest(%s::uuid[], %s::timestamptz[]) AS u(id, t)"
+            " WHERE k.id = u.id AND (k.last_used_at IS NULL OR k.last_used_at < u.t)",
+            [list(ids), list(times)],
+        )

@@ -16,10 +16,23 @@ def key() -> None:
 
 
 @key.command("create")
+@click.option(
+    "--expires-in",
+    "expires_in_s",
+    type=click.IntRange(min=1),
+    help="Seconds until the key stops working  [default: never]",
+)
 @pass_sdk
-def create_key(sdk: BitdotioClient) -> None:
+def create_key(sdk: BitdotioClient, expires_in_s: int | None) -> None:
     """Create a key with your permissions and print the credentials as JSON."""
-    echo_json(sdk.create_key())
+    echo_json(sdk.create_key(expires_in_s))
+
+
+@key.command("list")
+@pass_sdk
+def list_keys(sdk: BitdotioClient) -> None:
+    """Print your working keys as a JSON array: id, prefix, dates; never the keys."""
+    echo_json(sdk.list_keys())
 
 
 @key.command("revoke")

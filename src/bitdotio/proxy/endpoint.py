@@ -18,9 +18,12 @@ import time
 import uuid
 from typing import Any, TypeVar
 
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from bitdotio.catalog import keys
 from bitdotio.catalog.cache import LookupCache
+from bitdotio.catalog.key_usage import KeyUsage
 from bitdotio.cluster.access import ClusterAccess
 from bitdotio.config import Settings
 from bitdotio.errors import BitError
@@ -35,6 +38,8 @@ from bitdotio.proxy.session import Session
 __all__ = ["Endpoint", "listen"]
 
 log = logging.getLogger("bitdotio.proxy")
+
+_KEY_CHECK_S = 2.0  # a revoked or expired key's connections close within this (plus a query)
 
 K = TypeVar("K")
 
@@ -70,10 +75,12 @@ class Endpoint:
         cache: LookupCache,
         catalog_pool: AsyncConnectionPool,
         tls_context: ssl.SSLContext,
+        key_usage: KeyUsage,
     ) -> None:
         self.settings = settings
         self.cache = cache
         self.catalog_pool = catalog_pool
+        self.key_usage = key_usage
         self.upstream = Upstream.from_access(access)
         self.tls_context = tls_context
         self.throttle = FailureThrottle(settings.proxy_failed_logins_per_minute)
@@ -85,6 +92,7 @@ class Endpoint:
         self._sessions: set[asyncio.Task[None]] = set()
         self._server: asyncio.AbstractServer | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._key_checker: asyncio.Task[None] | None = None
 
     # --- lifecycle
 
@@ -92,6 +100,7 @@ class Endpoint:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(self._new_protocol, sock=sock)
         self._sweeper = asyncio.create_task(self._sweep())
+        self._key_checker = asyncio.create_task(self._check_keys())
         self.serving = True
 
     async def close(self) -> None:
@@ -108,10 +117,11 @@ class Endpoint:
             await asyncio.sleep(0.05)
         for link in list(self.links):
             link.close(BitError("BIT511"))
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        for background in (self._sweeper, self._key_checker):
+            if background is not None:
+                background.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await background
         if self._sessions:
             await asyncio.wait(list(self._sessions), timeout=1)
 
@@ -181,6 +191,24 @@ class Endpoint:
             self.links.discard(link)
             self.cancel_keys.forget(link)
             self.unreserve(link.database_id)
+
+    # --- revoked and expired keys
+
+    async def _check_keys(self) -> None:
+        """Close every connection whose API key was revoked or has expired, within
+        ``_KEY_CHECK_S`` (one catalog query for all the keys in use)."""
+        while True:
+            await asyncio.sleep(_KEY_CHECK_S)
+            in_use = {link.key_id for link in self.links}
+            try:
+                async with self.catalog_pool.connection() as conn:
+                    invalid = await keys.invalid_among(conn, in_use)
+            except psycopg.Error as exc:
+                log.warning("could not check the keys in use (%s)", type(exc).__name__)
+                continue
+            for link in list(self.links):
+                if link.key_id in invalid:
+                    link.close(BitError("BIT514"))
 
     # --- idle, lifetime
 

@@ -30,6 +30,7 @@ class Link:
         server: asyncio.Transport,
         *,
         database_id: uuid.UUID,
+        key_id: uuid.UUID,
         proxy_pid: int,
         proxy_secret: bytes,
         backend_pid: int,
@@ -40,6 +41,7 @@ class Link:
         self.client = client
         self.server = server
         self.database_id = database_id
+        self.key_id = key_id  # the API key it logged in with: revoking it closes the link
         self.proxy_pid = proxy_pid
         self.proxy_secret = proxy_secret
         self.backend_pid = backend_pid

@@ -91,6 +91,7 @@ class Session:
         password = await read_password(self.protocol.inbox)
         try:
             route = await authenticate(endpoint.cache, endpoint.catalog_pool, startup, password)
+            endpoint.key_usage.seen(route.key_id)
         except BitError as exc:
             if exc.code == "BIT501":
                 endpoint.throttle.record(self.address)
@@ -116,6 +117,7 @@ class Session:
             transport,
             backend.transport,
             database_id=route.database_id,
+            key_id=route.key_id,
             proxy_pid=proxy_pid,
             proxy_secret=proxy_secret,
             backend_pid=backend.pid,

@@ -244,9 +244,17 @@ class BitdotioClient:
         path = resource_path("service-account", service_account_id, "/api-key/")
         return self._api_client.call("DELETE", path)
 
-    def create_key(self) -> Any:
-        """A new key with the requester's permissions."""
-        return self._api_client.call("POST", "/api-key/")
+    def create_key(self, expires_in_s: int | None = None) -> Any:
+        """A new key with the requester's permissions; with ``expires_in_s`` (beyond 2.2.1),
+        one that stops working that many seconds from now. Without it the request has no body,
+        as 2.2.1 sent it."""
+        if expires_in_s is None:
+            return self._api_client.call("POST", "/api-key/")
+        return self._api_client.call("POST", "/api-key/", json={"expires_in_s": expires_in_s})
+
+    def list_keys(self) -> Any:
+        """The requester's working keys (beyond 2.2.1): id, prefix, dates; never the keys."""
+        return self._api_client.call("GET", "/api-key/", returning="api_keys")
 
     def revoke_keys(self, api_key: str | None = None) -> Any:
         """Revoke ``api_key``, or every key of the requester when it is not given."""

@@ -85,6 +85,7 @@ def create_app(
         await ensure_schema(cluster.access)
         await queue.open_async()
         listener = asyncio.create_task(state.cache.listen(cluster.access.catalog()))
+        usage = asyncio.create_task(state.key_usage.run(pools.catalog))
         worker: asyncio.Task[None] | None = None
         try:
             if settings.components == "all":
@@ -93,7 +94,12 @@ def create_app(
             if endpoint is not None:
                 sock, tls_context = endpoint
                 state.endpoint = Endpoint(
-                    settings, cluster.access, state.cache, pools.catalog, tls_context
+                    settings,
+                    cluster.access,
+                    state.cache,
+                    pools.catalog,
+                    tls_context,
+                    state.key_usage,
                 )
                 await state.endpoint.start(sock)
             state.ready = True
@@ -107,9 +113,10 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
             await queue.close_async()
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            for task in (usage, listener):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await pools.close()
 
     app = FastAPI(

@@ -29,6 +29,7 @@ async def current_principal(
     principal = await state.cache.principal(state.pools.catalog, bearer_key(request))
     if principal is None:
         raise BitError("BIT200")
+    state.key_usage.seen(principal.key_id)
     return principal
 
 

@@ -8,6 +8,7 @@ import procrastinate
 from fastapi import Request
 
 from bitdotio.catalog.cache import LookupCache
+from bitdotio.catalog.key_usage import KeyUsage
 from bitdotio.cluster.bootstrap import Cluster
 from bitdotio.cluster.pools import Pools
 from bitdotio.config import Settings
@@ -25,6 +26,7 @@ class AppState:
     runtime: Runtime  # what jobs need; the API uses its file store
     queue: procrastinate.App  # the job queue, to defer jobs
     cache: LookupCache = field(default_factory=LookupCache)
+    key_usage: KeyUsage = field(default_factory=KeyUsage)
     type_names: dict[int, str] = field(default_factory=dict)  # builtin OID -> format_type
     ready: bool = False
     endpoint: Endpoint | None = None  # the Postgres endpoint, when this process serves it

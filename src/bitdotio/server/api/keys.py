@@ -1,11 +1,14 @@
-"""``/v2beta/api-key/``: mint a key for the caller, revoke one key or all of them."""
+"""``/v2beta/api-key/``: mint a key for the caller (optionally expiring), list the caller's
+keys, revoke one key or all of them."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, model_validator
 
 from bitdotio.catalog import keys
 from bitdotio.errors import BitError
@@ -19,12 +22,51 @@ router = APIRouter(tags=["keys"])
 State = Annotated[AppState, Depends(get_state)]
 
 
+class CreateKey(BaseModel):
+    """Optional (2.2.1 sends no body): when the new key stops working, at most one of these."""
+
+    expires_in_s: int | None = Field(default=None, gt=0)
+    expires_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _one_expiry(self) -> CreateKey:
+        if self.expires_in_s is not None and self.expires_at is not None:
+            raise ValueError("give expires_in_s or expires_at, not both")
+        if self.expires_at is not None and self.expires_at.tzinfo is None:
+            raise ValueError("expires_at needs a time zone (for example ...Z)")
+        return self
+
+    def expiry(self) -> datetime | None:
+        if self.expires_in_s is not None:
+            return datetime.now(UTC) + timedelta(seconds=self.expires_in_s)
+        return self.expires_at
+
+
 @route(router, "/api-key/", "POST", status_code=201)
-async def create_key(principal: CurrentPrincipal, state: State) -> JSONResponse:
-    """A new key with the same permissions as the caller (contract §2.2 row 15)."""
+async def create_key(
+    principal: CurrentPrincipal, state: State, body: CreateKey | None = None
+) -> JSONResponse:
+    """A new key with the same permissions as the caller (contract §2.2 row 15); the body
+    may give it an expiry, which cannot be later than the caller's own key's."""
+    expires_at = body.expiry() if body else None
+    if principal.expires_at is not None and (
+        expires_at is None or expires_at > principal.expires_at
+    ):
+        expires_at = principal.expires_at  # a key never outlives the key that made it
+    if expires_at is not None and expires_at <= datetime.now(UTC):
+        raise BitError("BIT109", "expires_at is in the past")
     async with state.pools.catalog.connection() as conn:
-        key = await keys.mint(conn, principal.user_id)
+        key = await keys.mint(conn, principal.user_id, expires_at=expires_at)
     return JSONResponse({"username": principal.username, "api_key": key}, status_code=201)
+
+
+@route(router, "/api-key/", "GET")
+async def list_keys(principal: CurrentPrincipal, state: State) -> dict[str, Any]:
+    """The caller's working keys: id, prefix, dates, and which one made this call; never a
+    key itself."""
+    async with state.pools.catalog.connection() as conn:
+        found = await keys.list_for(conn, principal.user_id)
+    return {"api_keys": [k.as_json(principal.key_id) for k in found]}
 
 
 @route(router, "/api-key/", "DELETE")
