@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import threading
 import time
 import uuid
 from typing import Any
@@ -139,7 +140,8 @@ async def _attempt(runtime: Runtime, job: ImportJobRecord) -> dict[str, Any]:
             {"name": s.name, "kind": s.kind, "reason": s.reason} for s in parsed.skipped
         ]
         read_s = time.monotonic() - started
-        tables = await asyncio.to_thread(
+        stop = threading.Event()
+        loading = asyncio.to_thread(
             load,
             runtime.access.tenant(job.physical_name, job.role_name),
             parsed,
@@ -149,7 +151,13 @@ async def _attempt(runtime: Runtime, job: ImportJobRecord) -> dict[str, Any]:
             copy_streams=settings.import_copy_streams,
             on_xid=remember_xid,
             before_commit=remember_result,
+            stop=stop,
         )
+        try:
+            tables = await loading
+        except asyncio.CancelledError:
+            stop.set()  # the worker is stopping: the thread abandons the load at once
+            raise
         log.info(
             "import %s: %s read in %.2f s, %d rows loaded in %.2f s",
             job.id,

@@ -72,8 +72,11 @@ def load(
     copy_streams: int,
     on_xid: Callable[[int], None],
     before_commit: Callable[[list[LoadedTable]], None],
+    stop: threading.Event | None = None,
 ) -> list[LoadedTable]:
-    """Load every table of ``parsed`` into ``schema``; all or nothing."""
+    """Load every table of ``parsed`` into ``schema``; all or nothing. Setting ``stop`` (the
+    worker is shutting down) abandons the load at the next chunk, leaving nothing behind."""
+    stop = stop or threading.Event()
     prefix = staging_prefix(job_id)
     timeout = sql.SQL("SET statement_timeout = {}").format(sql.Literal(int(timeout_s * 1000)))
     with psycopg.connect(conninfo, autocommit=True) as conn:
@@ -88,9 +91,11 @@ def load(
                     staging = f"{prefix}{n}"
                     _create(conn, schema, staging, table.columns)
                     staged[table.name] = (staging, 0)
-                    rows = _copy_parallel(conninfo, timeout, schema, staging, table, copy_streams)
+                    rows = _copy_parallel(
+                        conninfo, timeout, schema, staging, table, copy_streams, stop
+                    )
                     staged[table.name] = (staging, rows)
-            return _publish(conn, parsed, schema, staged, on_xid, before_commit)
+            return _publish(conn, parsed, schema, staged, on_xid, before_commit, stop)
         except BaseException as exc:
             with contextlib.suppress(psycopg.Error):
                 _drop_leftovers(conn, schema, prefix)
@@ -125,6 +130,7 @@ def _publish(
     staged: dict[str, tuple[str, int]],
     on_xid: Callable[[int], None],
     before_commit: Callable[[list[LoadedTable]], None],
+    stop: threading.Event,
 ) -> list[LoadedTable]:
     with conn.transaction():
         row = conn.execute("SELECT pg_catalog.pg_current_xact_id()::text").fetchone()
@@ -141,10 +147,11 @@ def _publish(
                 )
                 loaded.append(LoadedTable(schema, table.name, rows, created=True))
             else:
-                loaded.append(_append(conn, schema, table))
+                loaded.append(_append(conn, schema, table, stop))
         for table in parsed.tables:
             if table.name in staged:
                 _add_keys(conn, schema, table)
+        _check(stop)
         before_commit(loaded)
     return loaded
 
@@ -235,6 +242,7 @@ def _copy_parallel(
     staging: str,
     table: TableSource,
     streams: int,
+    stop: threading.Event,
 ) -> int:
     """COPY ``table``'s payload into ``staging`` over ``streams`` connections; its rows."""
     statement = _copy_statement(schema, staging, [c.name for c in table.columns])
@@ -251,7 +259,7 @@ def _copy_parallel(
         for thread in threads:
             thread.start()
         try:
-            _distribute(table.batches(), workers, failed)
+            _distribute(table.batches(), workers, failed, stop)
         finally:
             for w in workers:
                 _put(w, None, failed, force=True)
@@ -270,10 +278,20 @@ def _copy_parallel(
             conn.close()
 
 
-def _distribute(chunks: Iterator[bytes], workers: list[_Stream], failed: threading.Event) -> None:
+def _check(stop: threading.Event) -> None:
+    if stop.is_set():
+        raise ImportFailure(
+            "Interrupted", "The worker stopped during the import; it will be started again."
+        )
+
+
+def _distribute(
+    chunks: Iterator[bytes], workers: list[_Stream], failed: threading.Event, stop: threading.Event
+) -> None:
     """Chunks to the streams in turn, keeping track of which payload lines each got."""
     line = 1
     for n, chunk in enumerate(chunks):
+        _check(stop)
         if failed.is_set():
             return
         worker = workers[n % len(workers)]
@@ -356,7 +374,9 @@ def _match_columns(table: TableSource, existing: list[str], schema: str) -> list
     return matched
 
 
-def _append(conn: psycopg.Connection, schema: str, table: TableSource) -> LoadedTable:
+def _append(
+    conn: psycopg.Connection, schema: str, table: TableSource, stop: threading.Event
+) -> LoadedTable:
     """COPY into a table that exists, inside the publish transaction."""
     existing = _existing_columns(conn, schema, table.name)
     assert existing is not None
@@ -365,6 +385,7 @@ def _append(conn: psycopg.Connection, schema: str, table: TableSource) -> Loaded
         try:
             with cur.copy(statement) as copy:
                 for chunk in table.batches():
+                    _check(stop)
                     copy.write(chunk)
         except psycopg.Error as exc:
             raise _failure(exc, table) from None

@@ -3,6 +3,7 @@ nothing, and the transaction id a retry asks about."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -114,4 +115,31 @@ def test_a_reader_failure_mid_stream_leaves_nothing(conninfo: str) -> None:
     with pytest.raises(ImportFailure) as failure:
         run(conninfo, source)
     assert failure.value.error_type == "CorruptFile"
+    assert relations(conninfo) == []
+
+
+def test_a_stopping_worker_abandons_the_load(conninfo: str) -> None:
+    stop = threading.Event()
+
+    def chunks() -> Iterator[bytes]:
+        yield b"1,a\n"
+        stop.set()  # the worker was told to stop while the file streams
+        yield b"2,b\n"
+        yield b"3,c\n"
+
+    source = table("t", [])
+    source.batches = chunks
+    with pytest.raises(ImportFailure) as failure:
+        load(
+            conninfo,
+            Parsed(format="csv", tables=[source]),
+            job_id=uuid.uuid4(),
+            schema="public",
+            timeout_s=30,
+            copy_streams=2,
+            on_xid=lambda xid: None,
+            before_commit=lambda loaded: None,
+            stop=stop,
+        )
+    assert failure.value.error_type == "Interrupted"
     assert relations(conninfo) == []
