@@ -159,14 +159,22 @@ class _Watchdog:
     keep a worker forever. This timer ends whatever read or handshake is blocked.
     """
 
-    def __init__(self, budget: _Budget) -> None:
+    def __init__(self, budget: _Budget, stop: threading.Event | None = None) -> None:
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
         self._expired = budget.expired
-        delay = max(0.0, budget.deadline - time.monotonic())
-        self._timer = threading.Timer(delay, self._expire)
-        self._timer.daemon = True
+        self._deadline = budget.deadline
+        self._stop = stop  # set by the worker when it shuts down: end the download now
+        self._cancelled = threading.Event()
+        self._timer = threading.Thread(target=self._watch, daemon=True)
         self._timer.start()
+
+    def _watch(self) -> None:
+        while not self._cancelled.wait(min(0.2, max(0.0, self._deadline - time.monotonic()))):
+            stopping = self._stop is not None and self._stop.is_set()
+            if stopping or time.monotonic() >= self._deadline:
+                self._expire()
+                return
 
     def watch(self, sock: socket.socket) -> None:
         with self._lock:
@@ -181,7 +189,7 @@ class _Watchdog:
                 _shut(sock)
 
     def cancel(self) -> None:
-        self._timer.cancel()
+        self._cancelled.set()
 
 
 def _shut(sock: socket.socket) -> None:
@@ -431,16 +439,18 @@ def download(
     timeout_s: float,
     allow_private: bool,
     resolve: Resolver | None = None,
+    stop: threading.Event | None = None,
 ) -> None:
     """Fetch ``url`` into ``dest`` (mode 0600), or raise ImportFailure and leave no ``dest``.
 
     ``timeout_s`` bounds the whole download: lookups, connections, redirects and the body.
     ``resolve`` maps (host, port) to IP strings; the default is ``socket.getaddrinfo``.
+    Setting ``stop`` ends the download at once, as if its time were up.
     """
     budget = _Budget(timeout_s, time.monotonic() + timeout_s)
     resolver = resolve or _getaddrinfo
     current = url
-    watchdog = _Watchdog(budget)
+    watchdog = _Watchdog(budget, stop)
     try:
         for hop in range(MAX_REDIRECTS + 1):
             try:

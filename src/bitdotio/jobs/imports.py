@@ -15,7 +15,8 @@ import shutil
 import threading
 import time
 import uuid
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import psycopg
 
@@ -30,6 +31,8 @@ from bitdotio.jobs.runtime import Runtime
 __all__ = ["MAX_ATTEMPTS", "run"]
 
 log = logging.getLogger("bitdotio.jobs")
+
+T = TypeVar("T")
 
 MAX_ATTEMPTS = 3  # a file that keeps killing its worker is failed, not retried forever
 _IN_PROGRESS_WAIT_S = 60.0
@@ -113,16 +116,21 @@ async def _attempt(runtime: Runtime, job: ImportJobRecord) -> dict[str, Any]:
         asyncio.run_coroutine_threadsafe(_set(runtime, job.id, result=result), loop).result()
 
     extra: dict[str, Any] = {}
+    stop = threading.Event()  # set when the worker stops: threads give up at once
     try:
         if job.file_url is not None:
             path = scratch / "download"
-            await asyncio.to_thread(
-                download,
-                job.file_url,
-                path,
-                max_bytes=settings.import_url_max_bytes,
-                timeout_s=settings.import_url_timeout_s,
-                allow_private=settings.import_allow_private_urls,
+            await _until_cancelled(
+                stop,
+                asyncio.to_thread(
+                    download,
+                    job.file_url,
+                    path,
+                    max_bytes=settings.import_url_max_bytes,
+                    timeout_s=settings.import_url_timeout_s,
+                    allow_private=settings.import_allow_private_urls,
+                    stop=stop,
+                ),
             )
         else:
             assert job.upload_key is not None
@@ -140,7 +148,6 @@ async def _attempt(runtime: Runtime, job: ImportJobRecord) -> dict[str, Any]:
             {"name": s.name, "kind": s.kind, "reason": s.reason} for s in parsed.skipped
         ]
         read_s = time.monotonic() - started
-        stop = threading.Event()
         loading = asyncio.to_thread(
             load,
             runtime.access.tenant(job.physical_name, job.role_name),
@@ -153,11 +160,7 @@ async def _attempt(runtime: Runtime, job: ImportJobRecord) -> dict[str, Any]:
             before_commit=remember_result,
             stop=stop,
         )
-        try:
-            tables = await loading
-        except asyncio.CancelledError:
-            stop.set()  # the worker is stopping: the thread abandons the load at once
-            raise
+        tables = await _until_cancelled(stop, loading)
         log.info(
             "import %s: %s read in %.2f s, %d rows loaded in %.2f s",
             job.id,
@@ -169,6 +172,16 @@ async def _attempt(runtime: Runtime, job: ImportJobRecord) -> dict[str, Any]:
         return {"tables": [t.as_json() for t in tables], **extra}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+async def _until_cancelled(stop: threading.Event, work: Awaitable[T]) -> T:
+    """Await ``work`` (a thread); if this task is cancelled (the worker is stopping), set
+    ``stop`` so the thread gives up instead of holding the shutdown until it is done."""
+    try:
+        return await work
+    except asyncio.CancelledError:
+        stop.set()
+        raise
 
 
 async def _set(runtime: Runtime, job_id: uuid.UUID, **fields: Any) -> None:

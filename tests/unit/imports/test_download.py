@@ -572,6 +572,17 @@ def test_a_stalling_server_fails_within_the_budget(
     assert (error.error_type, error.details["reason"]) == ("DownloadFailed", "timeout")
 
 
+def test_a_stopping_worker_ends_a_download_at_once(server: Server, tmp_path: Path) -> None:
+    stop = threading.Event()
+    threading.Timer(0.3, stop.set).start()
+    started = time.monotonic()
+    error = failure(
+        f"http://127.0.0.1:{server.port}/stall-body", tmp_path / "f", timeout_s=60, stop=stop
+    )
+    assert time.monotonic() - started < 2
+    assert error.error_type == "DownloadFailed"
+
+
 def test_a_slow_resolver_counts_against_the_budget(tmp_path: Path) -> None:
     def slow(host: str, port: int) -> list[str]:
         time.sleep(1)
