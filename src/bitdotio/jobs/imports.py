@@ -15,7 +15,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import psycopg
@@ -108,12 +108,17 @@ async def _attempt(runtime: Runtime, job: ImportJobRecord) -> dict[str, Any]:
     scratch = runtime.scratch(job.id)
     loop = asyncio.get_running_loop()
 
-    def remember_xid(xid: int) -> None:
-        asyncio.run_coroutine_threadsafe(_set(runtime, job.id, load_xid=xid), loop).result()
+    def in_catalog(write: Callable[..., Awaitable[None]], *args: Any) -> None:
+        """From the load thread: ``write(conn, job.id, *args)`` on the loop, and wait."""
 
-    def remember_result(tables: list[LoadedTable]) -> None:
-        result = {"tables": [t.as_json() for t in tables], **extra}
-        asyncio.run_coroutine_threadsafe(_set(runtime, job.id, result=result), loop).result()
+        async def run() -> None:
+            async with runtime.catalog.connection() as conn:
+                await write(conn, job.id, *args)
+
+        asyncio.run_coroutine_threadsafe(run(), loop).result()
+
+    def result_of(tables: list[LoadedTable]) -> dict[str, Any]:
+        return {"tables": [t.as_json() for t in tables], **extra}
 
     extra: dict[str, Any] = {}
     stop = threading.Event()  # set when the worker stops: threads give up at once
@@ -134,9 +139,9 @@ async def _attempt(runtime: Runtime, job: ImportJobRecord) -> dict[str, Any]:
             )
         else:
             assert job.upload_key is not None
-            path = runtime.store.local_path(job.upload_key)
-            if not path.exists():
+            if not runtime.store.exists(job.upload_key):
                 raise ImportFailure("FileMissing", "The uploaded file is no longer available")
+            path = runtime.store.local_path(job.upload_key)
         limits = ImportLimits.from_settings(settings, scratch_dir=str(scratch))
         infer_header: InferHeader = job.infer_header  # type: ignore[assignment]
         started = time.monotonic()
@@ -156,8 +161,8 @@ async def _attempt(runtime: Runtime, job: ImportJobRecord) -> dict[str, Any]:
             schema=job.schema_name,
             timeout_s=settings.import_timeout_s,
             copy_streams=settings.import_copy_streams,
-            on_xid=remember_xid,
-            before_commit=remember_result,
+            on_xid=lambda xid: in_catalog(import_jobs.set_load_xid, xid),
+            before_commit=lambda tables: in_catalog(import_jobs.set_result, result_of(tables)),
             stop=stop,
         )
         tables = await _until_cancelled(stop, loading)
@@ -169,7 +174,7 @@ async def _attempt(runtime: Runtime, job: ImportJobRecord) -> dict[str, Any]:
             sum(t.rows for t in tables),
             time.monotonic() - started - read_s,
         )
-        return {"tables": [t.as_json() for t in tables], **extra}
+        return result_of(tables)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -182,11 +187,3 @@ async def _until_cancelled(stop: threading.Event, work: Awaitable[T]) -> T:
     except asyncio.CancelledError:
         stop.set()
         raise
-
-
-async def _set(runtime: Runtime, job_id: uuid.UUID, **fields: Any) -> None:
-    async with runtime.catalog.connection() as conn:
-        if "load_xid" in fields:
-            await import_jobs.set_load_xid(conn, job_id, fields["load_xid"])
-        if "result" in fields:
-            await import_jobs.set_result(conn, job_id, fields["result"])

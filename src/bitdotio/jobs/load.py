@@ -13,9 +13,9 @@ cores:
    to its real name, COPY the rows of tables that already existed (appends, columns matched by
    name), add primary keys, indexes and foreign keys, then ``before_commit`` and COMMIT.
 
-Staging tables of a failed attempt are dropped at once, and again by the next attempt if the
-worker died (``drop_leftovers``). Rows of a big file loaded by several streams are not stored
-in the file's order; tables without ORDER BY never promise an order anyway.
+Staging tables of a failed attempt are dropped at once, and by the next attempt if the worker
+died (``load`` starts by dropping its job's leftovers). Rows of a big file loaded by several
+streams are not stored in the file's order; tables without ORDER BY never promise an order.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from psycopg import sql
 
 from bitdotio.imports.source import PG_TYPES, Column, ImportFailure, Parsed, TableSource
 
-__all__ = ["LoadedTable", "drop_leftovers", "load"]
+__all__ = ["LoadedTable", "load"]
 
 _COPY_CONTEXT = re.compile(r"COPY [^,]+, line (\d+)(?:, column ([^:]+))?")
 _GENERATED = re.compile(r"column_(\d+)")
@@ -58,10 +58,6 @@ class LoadedTable:
         }
 
 
-def staging_prefix(job_id: uuid.UUID) -> str:
-    return f"{_STAGING_PREFIX}{job_id.hex[:16]}_"
-
-
 def load(
     conninfo: str,
     parsed: Parsed,
@@ -77,7 +73,7 @@ def load(
     """Load every table of ``parsed`` into ``schema``; all or nothing. Setting ``stop`` (the
     worker is shutting down) abandons the load at the next chunk, leaving nothing behind."""
     stop = stop or threading.Event()
-    prefix = staging_prefix(job_id)
+    prefix = f"{_STAGING_PREFIX}{job_id.hex[:16]}_"
     timeout = sql.SQL("SET statement_timeout = {}").format(sql.Literal(int(timeout_s * 1000)))
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(timeout)
@@ -90,7 +86,6 @@ def load(
                 if _existing_columns(conn, schema, table.name) is None:
                     staging = f"{prefix}{n}"
                     _create(conn, schema, staging, table.columns)
-                    staged[table.name] = (staging, 0)
                     rows = _copy_parallel(
                         conninfo, timeout, schema, staging, table, copy_streams, stop
                     )
@@ -106,13 +101,8 @@ def load(
             raise
 
 
-def drop_leftovers(conninfo: str, schema: str, job_id: uuid.UUID) -> None:
-    """Drop the staging tables an earlier attempt of this job left behind."""
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        _drop_leftovers(conn, schema, staging_prefix(job_id))
-
-
 def _drop_leftovers(conn: psycopg.Connection, schema: str, prefix: str) -> None:
+    """Drop this job's staging tables: a failed attempt's, or a dead worker's."""
     cur = conn.execute(
         "SELECT c.relname FROM pg_catalog.pg_class c"
         " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
