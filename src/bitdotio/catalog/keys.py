@@ -9,8 +9,7 @@ import string
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 import psycopg
 
@@ -52,19 +51,6 @@ class KeyInfo:
     date_created: datetime
     expires_at: datetime | None
     last_used_at: datetime | None
-
-    def as_json(self, current: uuid.UUID) -> dict[str, Any]:
-        def stamp(value: datetime | None) -> str | None:
-            return value.astimezone(UTC).isoformat(timespec="seconds") if value else None
-
-        return {
-            "id": str(self.id),
-            "prefix": self.prefix,
-            "date_created": stamp(self.date_created),
-            "expires_at": stamp(self.expires_at),
-            "last_used": stamp(self.last_used_at),
-            "current": self.id == current,
-        }
 
 
 def is_well_formed(key: str) -> bool:

@@ -1,13 +1,15 @@
-"""One module per API resource; ``route`` serves every path with and without a trailing slash."""
+"""One module per API resource; ``route`` serves every path with and without a trailing slash,
+``timestamp`` renders every date-time the API returns."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeVar
 
 from fastapi import APIRouter
 
-__all__ = ["route"]
+__all__ = ["route", "timestamp"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -23,3 +25,10 @@ def route(router: APIRouter, path: str, method: str, **kwargs: Any) -> Callable[
         return func
 
     return decorator
+
+
+def timestamp(
+    value: datetime | None, timespec: Literal["seconds", "microseconds"] = "microseconds"
+) -> str | None:
+    """ISO 8601 in UTC with an explicit offset, as bit.io's shapes show them; None for null."""
+    return value.astimezone(UTC).isoformat(timespec=timespec) if value else None

@@ -15,7 +15,7 @@ from bitdotio.catalog.keys import Principal
 from bitdotio.catalog.names import FullName, check_database_name, parse_full_name
 from bitdotio.cluster import tenancy
 from bitdotio.errors import BitError
-from bitdotio.server.api import route
+from bitdotio.server.api import route, timestamp
 from bitdotio.server.auth import CurrentPrincipal
 from bitdotio.server.state import AppState, get_state
 
@@ -59,7 +59,7 @@ def database_json(record: DatabaseRecord) -> dict[str, Any]:
     return {
         "id": str(record.id),
         "name": record.full_name,
-        "date_created": record.date_created.astimezone(UTC).isoformat(timespec="microseconds"),
+        "date_created": timestamp(record.date_created),
         "is_private": record.is_private,
         "role": record.role,
         "storage_limit_bytes": record.storage_limit_bytes,

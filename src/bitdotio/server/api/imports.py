@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -20,7 +19,7 @@ from bitdotio.catalog import databases, import_jobs
 from bitdotio.catalog.import_jobs import ImportJobRecord
 from bitdotio.errors import BitError
 from bitdotio.jobs.queue import defer_import
-from bitdotio.server.api import route
+from bitdotio.server.api import route, timestamp
 from bitdotio.server.api.databases import full_name_from_path
 from bitdotio.server.auth import CurrentPrincipal
 from bitdotio.server.state import AppState, get_state
@@ -38,15 +37,11 @@ _WRITERS = ("OWNER", "ADMIN", "WRITER")
 _MAX_IDENTIFIER_BYTES = 63
 
 
-def _timestamp(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat(timespec="microseconds") if value else None
-
-
 def import_job_json(job: ImportJobRecord, base_url: str) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": str(job.id),
-        "date_created": _timestamp(job.date_created),
-        "date_finished": _timestamp(job.date_finished),
+        "date_created": timestamp(job.date_created),
+        "date_finished": timestamp(job.date_finished),
         "state": job.state,
         "retries": job.retries,
         "error_type": job.error_type,

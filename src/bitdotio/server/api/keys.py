@@ -3,6 +3,7 @@ keys, revoke one key or all of them."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -11,8 +12,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, model_validator
 
 from bitdotio.catalog import keys
+from bitdotio.catalog.keys import KeyInfo
 from bitdotio.errors import BitError
-from bitdotio.server.api import route
+from bitdotio.server.api import route, timestamp
 from bitdotio.server.auth import CurrentPrincipal
 from bitdotio.server.state import AppState, get_state
 
@@ -66,7 +68,18 @@ async def list_keys(principal: CurrentPrincipal, state: State) -> dict[str, Any]
     key itself."""
     async with state.pools.catalog.connection() as conn:
         found = await keys.list_for(conn, principal.user_id)
-    return {"api_keys": [k.as_json(principal.key_id) for k in found]}
+    return {"api_keys": [_key_json(k, principal.key_id) for k in found]}
+
+
+def _key_json(key: KeyInfo, current: uuid.UUID) -> dict[str, Any]:
+    return {
+        "id": str(key.id),
+        "prefix": key.prefix,
+        "date_created": timestamp(key.date_created, "seconds"),
+        "expires_at": timestamp(key.expires_at, "seconds"),
+        "last_used": timestamp(key.last_used_at, "seconds"),
+        "current": key.id == current,
+    }
 
 
 @route(router, "/api-key/", "DELETE")
