@@ -3,12 +3,10 @@ job system's faults (a worker killed mid-import, a restart with queued jobs)."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import shutil
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +18,7 @@ import requests
 from tests.conftest import make_data_dir
 from tests.e2e.conftest import BIT, Server, base_env, free_port
 from tests.e2e.test_original_sdk import run_original
+from tests.file_server import serving
 
 pytestmark = pytest.mark.e2e
 
@@ -29,24 +28,8 @@ CITIES = "name,population\nParis,2100000\nLyon,520000\n"
 
 @pytest.fixture(scope="module")
 def file_url() -> Iterator[str]:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = CITIES.encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/cities.csv"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(CITIES.encode(), "cities.csv") as url:
+        yield url
 
 
 def api(server: Server, key: str, method: str, path: str, **kwargs: Any) -> Any:

@@ -4,9 +4,7 @@ outcome in the database, atomic failures and idempotent retries (the worker runs
 from __future__ import annotations
 
 import asyncio
-import http.server
 import io
-import threading
 import time
 import uuid
 import zipfile
@@ -24,6 +22,7 @@ from bitdotio.cluster.pools import Pools
 from bitdotio.config import Settings
 from bitdotio.jobs import imports
 from bitdotio.jobs.runtime import Runtime
+from tests.file_server import serving
 from tests.integration.conftest import User
 
 CITIES = b"name,pop,founded\nParis,2100000,0250-01-01\nLyon,516000,\n"
@@ -164,23 +163,8 @@ def test_a_failed_multi_table_import_leaves_no_table(
 
 @pytest.fixture
 def file_server() -> Iterator[str]:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(CITIES)))
-            self.end_headers()
-            self.wfile.write(CITIES)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/cities.csv"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(CITIES, "cities.csv") as url:
+        yield url
 
 
 def test_file_url_is_downloaded(
