@@ -8,21 +8,15 @@ on DateStyle, so it is loaded under ``SQL, DMY``.
 
 from __future__ import annotations
 
-import json
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
-from bitdotio.cluster.bootstrap import Cluster
 from bitdotio.imports.read import read_file
-from bitdotio.imports.source import ImportFailure, ImportLimits, Parsed, TableSource
+from bitdotio.imports.source import ImportFailure, ImportLimits, Parsed
+from tests.integration.imports.conftest import DATA, EXPECTED, load, read_back
 
-DATA = Path(__file__).resolve().parents[2] / "data" / "imports"
-EXPECTED = json.loads((DATA / "expected.json").read_text())
 FILES = [
     "bom.csv",
     "semicolons.csv",
@@ -45,51 +39,10 @@ FILES = [
     "two_tables.zip",
 ]
 FAILING = ["ragged.csv", "binary.csv", "corrupt.json", "bomb.zip", "traversal.zip"]
-ORDINAL = "__row_ordinal__"  # keeps the file's row order without relying on heap order
 
 
 def parse(path: Path) -> Parsed:
     return read_file(path, table_name=path.stem, infer_header="auto", limits=ImportLimits())
-
-
-@pytest.fixture
-def conn(cluster: Cluster) -> Iterator[psycopg.Connection]:
-    schema = sql.Identifier(f"readers_{uuid.uuid4().hex[:12]}")
-    with psycopg.connect(cluster.access.platform(), autocommit=True) as connection:
-        connection.execute(sql.SQL("CREATE SCHEMA {}").format(schema))
-        connection.execute(sql.SQL("SET search_path = {}").format(schema))
-        try:
-            yield connection
-        finally:
-            connection.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(schema))
-
-
-def load(conn: psycopg.Connection, table: TableSource) -> None:
-    name = sql.Identifier(table.name)
-    columns = sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.pg_type)) for c in table.columns
-    )
-    conn.execute(
-        sql.SQL("CREATE TABLE {} ({} bigserial, {})").format(name, sql.Identifier(ORDINAL), columns)
-    )
-    names = sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns)
-    copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(name, names)
-    conn.execute("SET TimeZone = 'America/New_York'; SET DateStyle = 'SQL, DMY'")
-    with conn.cursor().copy(copy) as stream:
-        for chunk in table.batches():
-            assert chunk.endswith(b"\n")
-            stream.write(chunk)
-
-
-def read_back(conn: psycopg.Connection, table: TableSource) -> list[list[str | None]]:
-    conn.execute("SET TimeZone = 'UTC'; SET DateStyle = 'ISO'")
-    texts = sql.SQL(", ").join(
-        sql.SQL("{}::text").format(sql.Identifier(c.name)) for c in table.columns
-    )
-    query = sql.SQL("SELECT {} FROM {} ORDER BY {}").format(
-        texts, sql.Identifier(table.name), sql.Identifier(ORDINAL)
-    )
-    return [list(row) for row in conn.execute(query)]
 
 
 @pytest.mark.parametrize("file", FILES)
