@@ -200,6 +200,8 @@ class Endpoint:
         while True:
             await asyncio.sleep(_KEY_CHECK_S)
             in_use = {link.key_id for link in self.links}
+            if not in_use:
+                continue
             try:
                 async with self.catalog_pool.connection() as conn:
                     invalid = await keys.invalid_among(conn, in_use)
