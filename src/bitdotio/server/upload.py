@@ -151,5 +151,4 @@ async def _multipart(
             raise BitError("BIT404") from None
         if not parts.finished:
             raise BitError("BIT404")
-        return parts.form
-    raise AssertionError("unreachable")
+    return parts.form  # the stack has closed the file part: it is complete in the store
