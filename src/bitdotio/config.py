@@ -360,6 +360,26 @@ SETTINGS: tuple[Setting, ...] = (
         "Days a finished job stays visible; uploads are deleted as soon as their job ends.",
         _positive_int,
     ),
+    Setting(
+        "export-timeout-s",
+        3600.0,
+        "statement_timeout of an export's query: a longer export fails with QueryTimeout.",
+        _positive_float,
+    ),
+    Setting(
+        "export-link-lifetime-s",
+        86400.0,
+        "Seconds an export's download_url works (24 h); the file is deleted after that.",
+        _positive_float,
+    ),
+    Setting(
+        "download-signing-key",
+        None,
+        "Secret that signs download links. Default: a random key kept in the catalog, shared "
+        "by every API process of that catalog.",
+        _optional_str,
+        secret=True,
+    ),
     # --- the SDK and the CLI (client side)
     Setting("api-url", "http://127.0.0.1:8080/v2beta", "SDK and CLI: base URL of the HTTP API."),
     Setting("db-host", "127.0.0.1", "SDK: host of the Postgres endpoint."),

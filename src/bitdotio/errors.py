@@ -62,16 +62,21 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ErrorCode("BIT307", "InvalidDataFormat", 400, "data_format must be rows or objects"),
     ErrorCode("BIT308", "QueryConflict", 409, "The query violated a uniqueness constraint"),
     # import/export
-    ErrorCode(
-        "BIT400",
-        "NotImplemented",
-        501,
-        "Import and export jobs are not available on this server yet",
-    ),
+    # BIT400 NotImplemented (501): retired when export jobs arrived
     ErrorCode("BIT401", "ImportJobNotFound", 404, "Import job not found"),
     ErrorCode("BIT402", "UploadTooLarge", 413, "The file is larger than the upload limit"),
     ErrorCode("BIT403", "InvalidImportRequest", 400, "Provide exactly one of file or file_url"),
     ErrorCode("BIT404", "UploadIncomplete", 400, "The upload ended before the form was complete"),
+    ErrorCode("BIT405", "ExportJobNotFound", 404, "Export job not found"),
+    ErrorCode(
+        "BIT406",
+        "InvalidExportRequest",
+        400,
+        "Provide exactly one of query_string or table_name",
+    ),
+    ErrorCode("BIT407", "DownloadLinkExpired", 403, "This download link has expired"),
+    ErrorCode("BIT408", "DownloadLinkInvalid", 403, "This download link is not valid"),
+    ErrorCode("BIT409", "ExportFileGone", 404, "The export file is no longer available"),
     # the Postgres endpoint: ErrorResponses, worded the way Postgres words them
     ErrorCode("BIT500", "EndpointListenFailed", 500, "The Postgres endpoint cannot listen"),
     ErrorCode("BIT501", "PasswordFailed", 401, "password authentication failed", "28P01"),

@@ -51,6 +51,7 @@ def client(settings: Settings, cluster: Cluster) -> Iterator[TestClient]:
             import_allow_private_urls=True,  # the tests' file server is on 127.0.0.1
             worker_heartbeat_s=0.5,
             worker_stalled_after_s=2.0,
+            export_timeout_s=3.0,
         ),
         cluster,
     )

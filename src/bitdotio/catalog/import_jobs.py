@@ -16,16 +16,16 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
+from bitdotio.catalog import jobs
+
 __all__ = [
     "ImportJobRecord",
     "finish",
     "get",
     "get_visible",
     "insert",
-    "orphans",
     "purge",
     "set_load_xid",
-    "set_queue_job",
     "set_result",
     "start_attempt",
 ]
@@ -116,22 +116,9 @@ async def get_visible(
     )
 
 
-async def set_queue_job(
-    conn: psycopg.AsyncConnection, job_id: uuid.UUID, queue_job_id: int
-) -> None:
-    await conn.execute(
-        "UPDATE import_jobs SET queue_job_id = %s WHERE id = %s", [queue_job_id, job_id]
-    )
-
-
 async def start_attempt(conn: psycopg.AsyncConnection, job_id: uuid.UUID) -> ImportJobRecord | None:
     """PROCESSING, one more attempt; None if the job already ended (a duplicate delivery)."""
-    cur = await conn.execute(
-        "UPDATE import_jobs SET state = 'PROCESSING', attempts = attempts + 1"
-        " WHERE id = %s AND state IN ('RECEIVED', 'PROCESSING') RETURNING id",
-        [job_id],
-    )
-    if await cur.fetchone() is None:
+    if not await jobs.start_attempt(conn, "import_jobs", job_id):
         return None
     return await get(conn, job_id)
 
@@ -175,23 +162,6 @@ async def finish(
         ],
     )
     return [key for (key,) in await cur.fetchall() if key]
-
-
-async def orphans(conn: psycopg.AsyncConnection, older_than_s: float) -> list[uuid.UUID]:
-    """Unfinished jobs with no live queue entry: the API died between insert and defer, or the
-    entry ended without finishing the job (a worker cancelled on shutdown). Reads
-    procrastinate's table, which lives in the same database."""
-    cur = await conn.execute(
-        "SELECT j.id FROM import_jobs j"
-        " LEFT JOIN procrastinate_jobs q ON q.id = j.queue_job_id"
-        " WHERE j.state IN ('RECEIVED', 'PROCESSING') AND CASE"
-        # never queued, or its entry is gone: give the API time to defer it first
-        "  WHEN q.id IS NULL THEN j.date_created < now() - make_interval(secs => %s)"
-        # the entry ended but the job did not: at once
-        "  ELSE q.status NOT IN ('todo', 'doing') END",
-        [older_than_s],
-    )
-    return [job_id for (job_id,) in await cur.fetchall()]
 
 
 async def purge(conn: psycopg.AsyncConnection, retention_days: int) -> int:

@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 
@@ -27,12 +27,11 @@ from bitdotio.imports.read import read_file
 from bitdotio.imports.source import ImportFailure, ImportLimits, InferHeader
 from bitdotio.jobs.load import LoadedTable, load
 from bitdotio.jobs.runtime import Runtime
+from bitdotio.jobs.threads import until_cancelled
 
 __all__ = ["MAX_ATTEMPTS", "run"]
 
 log = logging.getLogger("bitdotio.jobs")
-
-T = TypeVar("T")
 
 MAX_ATTEMPTS = 3  # a file that keeps killing its worker is failed, not retried forever
 _IN_PROGRESS_WAIT_S = 60.0
@@ -125,7 +124,7 @@ async def _attempt(runtime: Runtime, job: ImportJobRecord) -> dict[str, Any]:
     try:
         if job.file_url is not None:
             path = scratch / "download"
-            await _until_cancelled(
+            await until_cancelled(
                 stop,
                 asyncio.to_thread(
                     download,
@@ -165,7 +164,7 @@ async def _attempt(runtime: Runtime, job: ImportJobRecord) -> dict[str, Any]:
             before_commit=lambda tables: in_catalog(import_jobs.set_result, result_of(tables)),
             stop=stop,
         )
-        tables = await _until_cancelled(stop, loading)
+        tables = await until_cancelled(stop, loading)
         log.info(
             "import %s: %s read in %.2f s, %d rows loaded in %.2f s",
             job.id,
@@ -177,13 +176,3 @@ async def _attempt(runtime: Runtime, job: ImportJobRecord) -> dict[str, Any]:
         return result_of(tables)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-
-
-async def _until_cancelled(stop: threading.Event, work: Awaitable[T]) -> T:
-    """Await ``work`` (a thread); if this task is cancelled (the worker is stopping), set
-    ``stop`` so the thread gives up instead of holding the shutdown until it is done."""
-    try:
-        return await work
-    except asyncio.CancelledError:
-        stop.set()
-        raise

@@ -16,13 +16,23 @@ from procrastinate.schema import SchemaManager
 
 from bitdotio.cluster.access import ClusterAccess
 
-__all__ = ["IMPORT_TASK", "QUEUES", "SWEEP_TASK", "defer_import", "ensure_schema", "make_app"]
+__all__ = [
+    "EXPORT_TASK",
+    "IMPORT_TASK",
+    "QUEUES",
+    "SWEEP_TASK",
+    "defer_export",
+    "defer_import",
+    "ensure_schema",
+    "make_app",
+]
 
 log = logging.getLogger("bitdotio.jobs")
 
 IMPORT_TASK = "bitio.import"
+EXPORT_TASK = "bitio.export"
 SWEEP_TASK = "bitio.sweep"
-QUEUES = ("imports", "maintenance")
+QUEUES = ("imports", "exports", "maintenance")
 _LOCK_ID = 0x62697469  # the catalog migration lock (catalog/migrate.py)
 
 
@@ -58,3 +68,8 @@ async def ensure_schema(access: ClusterAccess) -> None:
 async def defer_import(app: procrastinate.App, job_id: uuid.UUID) -> int:
     """Queue an import job; returns procrastinate's job id."""
     return await app.configure_task(IMPORT_TASK, queue="imports").defer_async(import_id=str(job_id))
+
+
+async def defer_export(app: procrastinate.App, job_id: uuid.UUID) -> int:
+    """Queue an export job; returns procrastinate's job id."""
+    return await app.configure_task(EXPORT_TASK, queue="exports").defer_async(export_id=str(job_id))

@@ -22,7 +22,8 @@ from bitdotio.jobs.runtime import Runtime
 from bitdotio.jobs.worker import run_worker, worker_name
 from bitdotio.proxy.endpoint import Endpoint
 from bitdotio.server import health
-from bitdotio.server.api import databases, imports, keys, query
+from bitdotio.server.api import databases, exports, imports, keys, query
+from bitdotio.server.download_links import LinkSigner, load_signing_key
 from bitdotio.server.errors import install_handlers
 from bitdotio.server.middleware import RequestBodyMiddleware
 from bitdotio.server.query.render import configure_loaders
@@ -91,6 +92,10 @@ def create_app(
             if settings.components == "all":
                 worker = asyncio.create_task(run_worker(queue, runtime, name=worker_name()))
             state.type_names = await _builtin_type_names(pools)
+            async with pools.catalog.connection() as conn:
+                state.links = LinkSigner(
+                    await load_signing_key(conn, settings.download_signing_key)
+                )
             if endpoint is not None:
                 sock, tls_context = endpoint
                 state.endpoint = Endpoint(
@@ -137,7 +142,8 @@ def create_app(
     )
     install_handlers(app)
     v2beta = APIRouter(prefix="/v2beta")
-    for module in (query, imports, databases, keys):  # the hot path first: routes match in order
+    # the hot path first: routes match in order
+    for module in (query, imports, exports, databases, keys):
         v2beta.include_router(module.router)
     app.include_router(v2beta)
     app.include_router(health.router)

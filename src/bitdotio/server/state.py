@@ -14,6 +14,7 @@ from bitdotio.cluster.pools import Pools
 from bitdotio.config import Settings
 from bitdotio.jobs.runtime import Runtime
 from bitdotio.proxy.endpoint import Endpoint
+from bitdotio.server.download_links import LinkSigner
 
 __all__ = ["AppState", "get_state"]
 
@@ -30,6 +31,11 @@ class AppState:
     type_names: dict[int, str] = field(default_factory=dict)  # builtin OID -> format_type
     ready: bool = False
     endpoint: Endpoint | None = None  # the Postgres endpoint, when this process serves it
+    links: LinkSigner | None = None  # signs export download links; set when the app starts
+
+    def base_url(self, request: Request) -> str:
+        """Where clients reach this API: ``public-url``, else what the request was sent to."""
+        return (self.settings.public_url or str(request.base_url)).rstrip("/")
 
 
 async def get_state(request: Request) -> AppState:

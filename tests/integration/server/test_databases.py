@@ -179,12 +179,12 @@ def test_malformed_json_is_422(client: TestClient, alice: User) -> None:
     assert response.json()["detail"][0]["type"] == "json_invalid"
 
 
-def test_import_and_export_are_not_available_yet(
+def test_post_to_a_database_other_than_import_or_export_is_405(
     client: TestClient, alice: User, db_name: str
 ) -> None:
     create(client, alice, db_name)
     response = client.post(
-        f"/v2beta/db/{alice.username}/{db_name}/export/", json={}, headers=alice.headers
+        f"/v2beta/db/{alice.username}/{db_name}/vacuum/", json={}, headers=alice.headers
     )
-    assert response.status_code == 501
-    assert response.json()["error"]["code"] == "BIT400"
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "BIT108"

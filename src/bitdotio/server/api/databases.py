@@ -180,11 +180,7 @@ async def delete_database(
 
 
 @route(router, "/db/{owner}/{name:path}", "POST")
-async def create_job(owner: str, name: str, principal: CurrentPrincipal) -> None:
-    """``.../export/`` (contract §2.2 row 8), not served yet; ``.../import/`` is matched
-    earlier, by ``imports.py``."""
-    database, _, action = name.removesuffix("/").rpartition("/")
-    if action not in ("import", "export"):
-        raise BitError("BIT108")
-    full_name_from_path(owner, database)
-    raise BitError("BIT400")
+async def post_to_database(owner: str, name: str, principal: CurrentPrincipal) -> None:
+    """A database takes POSTs only at ``.../import/`` and ``.../export/``, which
+    ``imports.py`` and ``exports.py`` match first."""
+    raise BitError("BIT108")

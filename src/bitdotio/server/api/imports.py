@@ -12,14 +12,13 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from bitdotio.catalog import databases, import_jobs
+from bitdotio.catalog import databases, import_jobs, jobs
 from bitdotio.catalog.import_jobs import ImportJobRecord
 from bitdotio.errors import BitError
 from bitdotio.jobs.queue import defer_import
-from bitdotio.server.api import route, timestamp
+from bitdotio.server.api import identifier, invalid, route, timestamp
 from bitdotio.server.api.databases import full_name_from_path
 from bitdotio.server.auth import CurrentPrincipal
 from bitdotio.server.state import AppState, get_state
@@ -34,7 +33,6 @@ State = Annotated[AppState, Depends(get_state)]
 
 _INFER_HEADER = ("auto", "first_row", "no_header")
 _WRITERS = ("OWNER", "ADMIN", "WRITER")
-_MAX_IDENTIFIER_BYTES = 63
 
 
 def import_job_json(job: ImportJobRecord, base_url: str) -> dict[str, Any]:
@@ -54,23 +52,11 @@ def import_job_json(job: ImportJobRecord, base_url: str) -> dict[str, Any]:
     return body
 
 
-def base_url(state: AppState, request: Request) -> str:
-    return (state.settings.public_url or str(request.base_url)).rstrip("/")
-
-
-def _invalid(field: str, message: str, kind: str) -> RequestValidationError:
-    return RequestValidationError([{"loc": ("body", field), "msg": message, "type": kind}])
-
-
 def _identifier(form: ImportForm, field: str, default: str | None = None) -> str:
     value = form.fields.get(field) or default
     if not value:
-        raise _invalid(field, "field required", "value_error.missing")
-    if len(value.encode()) > _MAX_IDENTIFIER_BYTES or "\x00" in value:
-        raise _invalid(
-            field, f"must be at most {_MAX_IDENTIFIER_BYTES} bytes, without NUL", "value_error"
-        )
-    return value
+        raise invalid(field, "field required", "value_error.missing")
+    return identifier(field, value)
 
 
 def _validated(form: ImportForm) -> tuple[str, str, str, str | None]:
@@ -78,7 +64,7 @@ def _validated(form: ImportForm) -> tuple[str, str, str, str | None]:
     schema_name = _identifier(form, "schema_name", "public")
     infer_header = form.fields.get("infer_header") or "auto"
     if infer_header not in _INFER_HEADER:
-        raise _invalid(
+        raise invalid(
             "infer_header",
             'string does not match regex "^(auto|first_row|no_header)$"',
             "value_error.str.regex",
@@ -125,10 +111,10 @@ async def create_import_job(
     try:
         queue_job_id = await defer_import(state.queue, job.id)
         async with state.pools.catalog.connection() as conn:
-            await import_jobs.set_queue_job(conn, job.id, queue_job_id)
+            await jobs.set_queue_job(conn, "import_jobs", job.id, queue_job_id)
     except Exception:
         log.warning("import %s: queueing failed; the sweep will queue it", job.id, exc_info=True)
-    return JSONResponse(import_job_json(job, base_url(state, request)), status_code=201)
+    return JSONResponse(import_job_json(job, state.base_url(request)), status_code=201)
 
 
 @route(router, "/import/{import_id}", "GET")
@@ -143,4 +129,4 @@ async def get_import_job(
         job = await import_jobs.get_visible(conn, job_id, principal.user_id)
     if job is None:
         raise BitError("BIT401")
-    return import_job_json(job, base_url(state, request))
+    return import_job_json(job, state.base_url(request))

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from fastapi import Request
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from bitdotio.catalog.names import FullName, parse_full_name
 from bitdotio.errors import BitError
+from bitdotio.server.api import json_body
 
 __all__ = ["QueryBody", "QueryRequest", "parse", "read_body"]
 
@@ -30,12 +30,7 @@ class QueryRequest:
 
 
 async def read_body(request: Request) -> QueryBody:
-    """The JSON body, validated; errors become FastAPI's 422 with ``body`` locations."""
-    try:
-        return QueryBody.model_validate_json(await request.body())
-    except ValidationError as exc:
-        errors = [{**err, "loc": ("body", *err["loc"])} for err in exc.errors()]
-        raise RequestValidationError(errors) from None
+    return await json_body(request, QueryBody)
 
 
 def parse(body: QueryBody, data_format: str | None) -> QueryRequest:

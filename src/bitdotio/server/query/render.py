@@ -16,6 +16,7 @@ import psycopg
 from psycopg.adapt import Loader
 from psycopg.types.string import TextLoader
 
+from bitdotio.column_names import dedupe
 from bitdotio.errors import BitError
 from bitdotio.server.query.parse import DataFormat
 
@@ -41,20 +42,6 @@ async def configure_loaders(conn: psycopg.AsyncConnection) -> None:
             conn.adapters.register_loader(info.oid, TextLoader)
 
 
-def _dedupe(names: list[str]) -> list[str]:
-    """Decision: a repeated column name gets ``_2``, ``_3``... so no value is lost."""
-    seen: set[str] = set()
-    out = []
-    for name in names:
-        candidate, n = name, 1
-        while candidate in seen:
-            n += 1
-            candidate = f"{name}_{n}"
-        seen.add(candidate)
-        out.append(candidate)
-    return out
-
-
 class Renderer:
     def __init__(self, data_format: DataFormat, max_bytes: int) -> None:
         self.data_format = data_format
@@ -65,7 +52,7 @@ class Renderer:
         self._size = 0
 
     def set_columns(self, names: list[str], type_oids: list[int]) -> None:
-        self.names = _dedupe(names)
+        self.names = dedupe(names)
         self.type_oids = type_oids
 
     def add_rows(self, rows: list[tuple[Any, ...]]) -> None:
