@@ -146,6 +146,30 @@ def test_csv_escapes_formulas_unless_asked_not_to(
     assert download(client, job).text == "note\n-5\n=1+1\n@SUM(A1)\n"
 
 
+TRIGGERS = ["=cmd|' /C calc'!A0", "+1+1", "-5", "@SUM(1)", "\tx", "\rx", "plain", "a=b"]
+
+
+def test_every_trigger_character_is_defused_in_csv_and_xlsx(
+    client: TestClient, alice: User, database: str
+) -> None:
+    """security.md §4.7: = + - @ TAB CR; negative numbers stored as text included."""
+    import openpyxl
+
+    values = ", ".join(f"($q${v}$q$)" for v in TRIGGERS)  # dollar quotes: TAB and CR as-is
+    run_sql(
+        client, alice, database, f"CREATE TABLE triggers AS SELECT * FROM (VALUES {values}) v(t)"
+    )
+    job = export(client, alice, database, table_name="triggers")
+    rows = list(csv.reader(io.StringIO(download(client, job).text, newline="")))
+    assert [r[0] for r in rows[1:]] == [("'" + v) if v[0] in "=+-@\t\r" else v for v in TRIGGERS]
+    job = export(client, alice, database, table_name="triggers", export_format="xls")
+    sheet = openpyxl.load_workbook(io.BytesIO(download(client, job).content)).active
+    cells = list(sheet.iter_rows(min_row=2))
+    # unchanged (but XML reads a CR as LF), and never a formula
+    assert [c[0].value for c in cells] == [v.replace("\r", "\n") for v in TRIGGERS]
+    assert {c[0].data_type for c in cells} == {"s"}
+
+
 def test_file_names_are_sanitised(client: TestClient, alice: User, database: str) -> None:
     job = export(
         client, alice, database, query_string="SELECT 1 AS x", file_name="../../etc/pass\nwd.csv"
