@@ -12,7 +12,7 @@ from typing import Literal
 import psycopg
 from psycopg import sql
 
-__all__ = ["JobTable", "orphans", "set_queue_job", "start_attempt"]
+__all__ = ["JobTable", "files_of_database", "orphans", "set_queue_job", "start_attempt"]
 
 JobTable = Literal["import_jobs", "export_jobs"]
 
@@ -57,3 +57,15 @@ async def orphans(
         [older_than_s],
     )
     return [job_id for (job_id,) in await cur.fetchall()]
+
+
+async def files_of_database(conn: psycopg.AsyncConnection, database_id: uuid.UUID) -> list[str]:
+    """The file-store keys the database's jobs hold (uploads waiting, export files): the jobs
+    go with the database (ON DELETE CASCADE), their files are deleted by the caller."""
+    cur = await conn.execute(
+        "SELECT upload_key FROM import_jobs WHERE database_id = %s AND upload_key IS NOT NULL"
+        " UNION ALL"
+        " SELECT file_key FROM export_jobs WHERE database_id = %s AND file_key IS NOT NULL",
+        [database_id, database_id],
+    )
+    return [key for (key,) in await cur.fetchall()]

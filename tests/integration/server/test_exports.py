@@ -370,3 +370,16 @@ def test_a_full_disk_fails_the_job_and_leaves_no_file(
     assert record.file_key is None
     assert not [p for p in (root / "exports").iterdir() if p.name.startswith(str(record.id))]
     assert not list((root / "exports").glob("*.partial"))
+
+
+def test_deleting_the_database_deletes_its_export_files(
+    client: TestClient, settings: Settings, alice: User, database: str
+) -> None:
+    job = export(client, alice, database, query_string="SELECT 1 AS x")
+    root = Path(settings.data_dir) / "files" / "exports"
+    before = {p.name for p in root.iterdir()}
+    response = client.delete(f"/v2beta/db/{database}", headers=alice.headers)
+    assert response.status_code == 200
+    gone = before - {p.name for p in root.iterdir()}
+    assert len(gone) == 1 and gone.pop().endswith(".csv")
+    assert download(client, job).status_code == 404

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from bitdotio.catalog import databases
+from bitdotio.catalog import databases, jobs
 from bitdotio.catalog.databases import DatabaseRecord
 from bitdotio.catalog.keys import Principal
 from bitdotio.catalog.names import FullName, check_database_name, parse_full_name
@@ -169,6 +169,7 @@ async def delete_database(
         if record.role != "OWNER":
             raise BitError("BIT105", "Only the owner can delete a database")
         await state.pools.forget_database(record.physical_name)
+        files = await jobs.files_of_database(conn, record.id)
         await tenancy.delete_database(
             state.cluster.access,
             conn,
@@ -176,6 +177,8 @@ async def delete_database(
             reservation_days=state.settings.name_reservation_days,
         )
     state.cache.invalidate()
+    for key in files:
+        state.runtime.store.delete(key)
     return database_json(record)
 
 
