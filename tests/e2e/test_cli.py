@@ -11,8 +11,10 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 
 pytestmark = pytest.mark.e2e
@@ -30,7 +32,9 @@ def user_key(server: Any) -> str:
 
 @pytest.fixture
 def bit(cli_env: dict[str, str], user_key: str) -> Any:
-    def run(*args: str, key: str = user_key, stdin: str = "") -> subprocess.CompletedProcess:
+    def run(
+        *args: str, key: str = user_key, stdin: str = "", cwd: Path | None = None
+    ) -> subprocess.CompletedProcess:
         env = {**os.environ, **cli_env, "BITIO_KEY": key}
         return subprocess.run(
             [sys.executable, "-m", "bitdotio", *args],
@@ -39,6 +43,7 @@ def bit(cli_env: dict[str, str], user_key: str) -> Any:
             text=True,
             env=env,
             timeout=60,
+            cwd=cwd,
         )
 
     return run
@@ -124,3 +129,83 @@ def test_key_create_with_expiry_and_list(bit: Any) -> None:
     assert sum(k["current"] for k in listed) == 1
     json_line(bit("key", "revoke", "--api-key", credentials["api_key"]))
     assert bit("key", "create", "--expires-in", "0").returncode == 2
+
+
+@pytest.fixture
+def cities(bit: Any, database: str) -> str:
+    """``database`` with a ``cities`` table, one of whose names looks like a formula."""
+    for sql in (
+        "CREATE TABLE cities (name text, population integer)",
+        "INSERT INTO cities VALUES ('Paris', 2100000), ('=HYPERLINK(1)', 0)",
+    ):
+        json_line(bit("query", "-d", database, "-q", sql))
+    return database
+
+
+def test_export_query_to_a_csv_file(bit: Any, cities: str, tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    sql = "SELECT * FROM cities ORDER BY population DESC"
+    done = bit("export", "-d", cities, "-q", sql, "-f", "csv", "-o", str(out))
+    job = json_line(done)
+    assert job["state"] == "DONE" and job["export_format"] == "csv", job
+    assert job["result"]["rows"] == 2 and job["result"]["size_bytes"] == out.stat().st_size
+    # Formula-like text gets a leading ' by default (CSV injection).
+    assert out.read_text() == "name,population\nParis,2100000\n'=HYPERLINK(1),0\n"
+    assert "Downloading" in done.stderr and f"Saved {out} (" in done.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]  # no temporary file left
+
+    raw = bit("export", "-d", cities, "-q", sql, "-o", str(out), "--force", "--no-escape-formulas")
+    assert json_line(raw)["state"] == "DONE"
+    assert out.read_text() == "name,population\nParis,2100000\n=HYPERLINK(1),0\n"
+
+
+def test_export_a_table_to_parquet_under_the_jobs_file_name(
+    bit: Any, cities: str, tmp_path: Path
+) -> None:
+    job = json_line(bit("export", "-d", cities, "-t", "cities", "-f", "parquet", cwd=tmp_path))
+    assert job["state"] == "DONE" and job["file_name"] == "cities.parquet", job
+    table = pq.read_table(tmp_path / "cities.parquet")
+    assert table.column_names == ["name", "population"]
+    assert sorted(table.column("population").to_pylist()) == [0, 2100000]
+
+    # An existing file is kept unless --force; the error goes to stderr (stdout may be a file).
+    again = bit("export", "-d", cities, "-t", "cities", "-f", "parquet", cwd=tmp_path)
+    assert again.returncode == 3 and again.stdout == ""
+    assert again.stderr == "Error: cities.parquet already exists; use --force to overwrite it\n"
+    forced = bit(
+        "export", "-d", cities, "--table", "cities", "--format", "parquet", "--force", cwd=tmp_path
+    )
+    assert json_line(forced)["state"] == "DONE"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cities.parquet"]
+
+
+def test_export_to_stdout(bit: Any, cities: str) -> None:
+    done = bit("export", "-d", cities, "-q", "SELECT name FROM cities ORDER BY 1", "-o", "-")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "name\n'=HYPERLINK(1)\nParis\n"  # only the file
+    job = json.loads(done.stderr.splitlines()[-1])  # the job JSON, after the progress bar
+    assert job["state"] == "DONE" and job["download_url"]
+
+
+def test_a_failed_export_exits_1_with_the_job(bit: Any, database: str, tmp_path: Path) -> None:
+    out = tmp_path / "missing.csv"
+    failed = bit("export", "-d", database, "-q", "SELECT * FROM no_such_table", "-o", str(out))
+    assert failed.returncode == 1
+    job = json.loads(failed.stdout)
+    assert failed.stdout == json.dumps(job) + "\n"
+    assert job["state"] == "FAILED" and job["error_type"] and job["error_id"], job
+    assert job["download_url"] is None
+    assert not out.exists()
+
+
+def test_export_no_wait_prints_the_created_job(bit: Any, cities: str, tmp_path: Path) -> None:
+    job = json_line(bit("export", "-d", cities, "-t", "cities", "--no-wait", cwd=tmp_path))
+    assert job["state"] in ("RECEIVED", "PROCESSING", "DONE")
+    assert job["export_format"] == "csv" and job["file_name"] == "cities.csv"
+    status = json_line(bit("export-status", job["id"]))
+    assert status["id"] == job["id"]
+    assert list(tmp_path.iterdir()) == []  # nothing downloaded
+
+    refused = bit("export", "-d", cities, "-t", "cities", "--no-wait", "-o", "x.csv")
+    assert refused.returncode == 2
+    assert "--output and --force need the download: drop --no-wait" in refused.stderr

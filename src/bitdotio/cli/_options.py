@@ -67,9 +67,10 @@ def pass_sdk(command: Callable[Concatenate[BitdotioClient, P], R]) -> Callable[P
     return wrapper
 
 
-def echo_json(value: Any) -> None:
-    """One line of ASCII JSON with ", " / ": " separators, as 2.2.1 printed (§6.3)."""
-    click.echo(json.dumps(value))
+def echo_json(value: Any, *, err: bool = False) -> None:
+    """One line of ASCII JSON with ", " / ": " separators, as 2.2.1 printed (§6.3); on stderr
+    with ``err``, when stdout carries something else."""
+    click.echo(json.dumps(value), err=err)
 
 
 def database_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

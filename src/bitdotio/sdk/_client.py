@@ -208,8 +208,15 @@ class BitdotioClient:
         schema_name: str | None = None,
         file_name: str | None = None,
         export_format: ExportFormat = "csv",
+        *,
+        escape_formulas: bool | None = None,
     ) -> Any:
-        """Start an export of a query's result or of a whole table."""
+        """Start an export of a query's result or of a whole table.
+
+        ``escape_formulas`` (beyond 2.2.1, CSV only) is sent only when given: the server
+        default, true, prefixes text cells starting with ``=``, ``+``, ``-``, ``@``, a tab or
+        a carriage return with ``'``; ``False`` writes them as they are.
+        """
         validate_database_name(db_name)
         if bool(query_string) == bool(table_name):
             raise ValueError("Must provide query_string XOR table_name")
@@ -223,6 +230,7 @@ class BitdotioClient:
                 "schema_name": schema_name,
                 "file_name": file_name,
                 "export_format": export_format,
+                "escape_formulas": escape_formulas,
             }
         )
         return self._api_client.call("POST", database_path(db_name, "/export/"), json=body)

@@ -21,6 +21,7 @@ __all__ = [
     "CONNECT_TIMEOUT_S",
     "SDK_USER_AGENT",
     "ApiClient",
+    "api_error",
     "database_path",
     "decode_response",
     "resolve_base_url",
@@ -76,6 +77,15 @@ def with_query(path: str, params: Mapping[str, str]) -> str:
     return f"{path}?{urlencode(params)}" if params else path
 
 
+def api_error(response: requests.Response) -> ApiError:
+    """``ApiError`` for a status >= 400: the parsed JSON body, or its text when not JSON."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = response.text
+    return ApiError(response.status_code, data)
+
+
 def decode_response(response: requests.Response, returning: str | None = None) -> Any:
     """The parsed body of a success, or ``ApiError`` for a status >= 400.
 
@@ -84,11 +94,7 @@ def decode_response(response: requests.Response, returning: str | None = None) -
     ``requests.exceptions.JSONDecodeError``.
     """
     if response.status_code >= 400:
-        try:
-            data = response.json()
-        except ValueError:
-            data = response.text
-        raise ApiError(response.status_code, data)
+        raise api_error(response)
     body = response.json()
     return body[returning] if returning else body
 

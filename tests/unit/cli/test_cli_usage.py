@@ -171,7 +171,9 @@ def test_no_arguments_shows_help_as_a_usage_error(invoke: Invoke) -> None:
         (["import", "-d", "a/b", "-t", "t", "-u", "u", "-"], "Give exactly one of FILE or --url"),
         (["export", "-d", "a/b"], "Exactly one of --query or --table is required"),
         (["export", "-d", "a/b", "-q", "q", "-t", "t"], "Exactly one of --query or --table"),
-        (["export", "-d", "a/b", "-t", "t", "--format", "pdf"], "Invalid value for '--format'"),
+        (["export", "-d", "a/b", "-t", "t", "--format", "pdf"], "'-f' / '--format': 'pdf'"),
+        (["export", "-d", "a/b", "-t", "t", "--no-wait", "-o", "x"], "drop --no-wait"),
+        (["export", "-d", "a/b", "-t", "t", "--no-wait", "--force"], "drop --no-wait"),
         (["import", "-d", "a/b", "-t", "t", "-u", "u", "--header", "x"], "'--header'"),
     ],
 )

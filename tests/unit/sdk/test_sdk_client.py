@@ -216,6 +216,10 @@ class TestRequests:
                 {"table_name": "city", "schema_name": "s1"},
                 b'{"table_name": "city", "schema_name": "s1", "export_format": "csv"}',
             ),
+            (  # beyond 2.2.1: sent last, and only when given
+                {"query_string": "SELECT 1", "escape_formulas": False},
+                b'{"query_string": "SELECT 1", "export_format": "csv", "escape_formulas": false}',
+            ),
         ],
     )
     def test_export(
