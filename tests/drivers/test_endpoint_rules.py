@@ -22,10 +22,11 @@ def test_runs_as_the_callers_own_role(tenant: Tenant, server: Server, dsn: str) 
     other_db = other.create_database()
     with psycopg.connect(dsn) as mine, psycopg.connect(other.conninfo(other_db)) as theirs:
         my_role = mine.execute("SELECT current_user, session_user").fetchone()
-        their_role = theirs.execute("SELECT current_user").fetchone()
+        their_role = theirs.execute("SELECT current_user, session_user").fetchone()
     assert my_role is not None and their_role is not None
-    assert my_role[0] == my_role[1] and my_role[0].startswith("u_")
-    assert their_role[0] != my_role[0]
+    # logged in as the caller's own role, acting as the database's owner group
+    assert my_role[0].endswith("_owner") and my_role[1].startswith("u_")
+    assert their_role[0] != my_role[0] and their_role[1] != my_role[1]
 
 
 def test_backend_key_is_never_shown(dsn: str) -> None:
@@ -66,8 +67,14 @@ def test_other_users_databases(tenant: Tenant, server: Server) -> None:
     assert str(hidden.value).replace(private, "X") == str(missing.value).replace(
         f"{other_name}/nothing_here", "X"
     )
-    with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
-        psycopg.connect(tenant.conninfo(public))
+    with psycopg.connect(other.conninfo(public)) as conn:
+        conn.execute("CREATE TABLE shown AS SELECT 1 AS x")
+    # Anyone may read a public database; nobody but its collaborators may change it.
+    with psycopg.connect(tenant.conninfo(public)) as conn:
+        assert conn.execute("SELECT x FROM shown").fetchall() == [(1,)]
+        assert conn.execute("SELECT current_user").fetchone()[0].endswith("_read")  # type: ignore[index]
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("INSERT INTO shown VALUES (2)")
 
 
 def test_shutdown_lets_open_transactions_finish() -> None:

@@ -84,6 +84,9 @@ def test_connection_killed_while_pooled_is_replaced(sdk: BitdotioClient, databas
     try:
         killer.autocommit = True
         with killer.cursor() as cur:
+            # Sessions act as the database's group; signalling one's own other sessions needs
+            # the login role itself (postgres-endpoint.md).
+            cur.execute("SET ROLE NONE")
             cur.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))  # waits for the exit
             assert cur.fetchone() == (True,)
     finally:
@@ -97,7 +100,7 @@ def test_connection_killed_while_pooled_is_replaced(sdk: BitdotioClient, databas
 def test_connection_killed_from_within_is_replaced(sdk: BitdotioClient, database: str) -> None:
     pid = backend_pid(sdk, database)
     with pytest.raises(psycopg2.Error), sdk.pooled_cursor(database) as cur:
-        cur.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        cur.execute("SET ROLE NONE; SELECT pg_terminate_backend(pg_backend_pid())")
     assert backend_pid(sdk, database) != pid
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -74,13 +73,14 @@ class LookupCache:
         return await self._cached(("key", keys.hash_key(key)), load, lambda p: p.expires_at)
 
     async def database(
-        self, pool: AsyncConnectionPool, user_id: uuid.UUID, full: FullName
+        self, pool: AsyncConnectionPool, who: Principal, full: FullName
     ) -> DatabaseRecord | None:
         async def load() -> DatabaseRecord | None:
             async with pool.connection() as conn:
-                return await databases.resolve(conn, user_id, full)
+                return await databases.resolve(conn, who, full)
 
-        return await self._cached(("db", user_id, full.owner, full.name.lower()), load)
+        key = ("db", who.rights_key, full.owner.lower(), full.name.lower())
+        return await self._cached(key, load)
 
     async def listen(self, conninfo: str, retry_s: float = 1.0) -> None:
         """Run until cancelled: LISTEN for catalog changes, reconnecting when dropped."""

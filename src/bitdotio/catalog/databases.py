@@ -4,6 +4,7 @@ rows behind create, update and delete. Physical provisioning lives in ``cluster.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,10 +14,12 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
+from bitdotio.catalog.keys import Principal
 from bitdotio.catalog.names import FullName
+from bitdotio.catalog.rights import Decision, decide
 from bitdotio.errors import BitError
 
-__all__ = ["DatabaseRecord", "delete", "insert", "list_for", "resolve", "update"]
+__all__ = ["DatabaseRecord", "by_id", "delete", "insert", "list_for", "resolve", "update"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,8 @@ class DatabaseRecord:
     date_created: datetime
     physical_name: str
     grant: str | None  # the requester's grant (OWNER, ADMIN, WRITER, READER), if any
+    scope: str | None = None  # a service account's role on the database, if in its scope
+    access: Decision | None = None  # what the requester may do (catalog.rights.decide)
 
     @property
     def full_name(self) -> str:
@@ -38,19 +43,39 @@ class DatabaseRecord:
 
     @property
     def role(self) -> str | None:
-        """The requester's role; READER for someone else's public database (Decision)."""
-        if self.grant:
-            return self.grant
-        return None if self.is_private else "READER"
+        """The requester's effective role; READER for someone else's public database."""
+        return self.access.role if self.access else None
+
+    @property
+    def group(self) -> str:
+        """The Postgres group the requester's sessions run as."""
+        assert self.access is not None
+        return self.access.group(self.physical_name)
 
 
 _SELECT = """
 SELECT d.id, d.owner_id, o.username AS owner, d.name, d.is_private, d.storage_limit_bytes,
-       {usage} AS storage_usage_bytes, d.date_created, d.physical_name, g.role AS grant
+       {usage} AS storage_usage_bytes, d.date_created, d.physical_name, g.role AS grant,
+       s.role AS scope
 FROM databases d
 JOIN users o ON o.id = d.owner_id
 LEFT JOIN database_grants g ON g.database_id = d.id AND g.user_id = %(user_id)s
+LEFT JOIN service_account_databases s
+    ON s.database_id = d.id AND s.service_account_id = %(service_account_id)s
 """
+
+
+def _decided(record: DatabaseRecord, who: Principal) -> DatabaseRecord:
+    access = decide(
+        record.grant,
+        is_private=record.is_private,
+        read_only=who.read_only,
+        scope=record.scope,
+        service_account=who.service_account_id is not None,
+    )
+    return dataclasses.replace(record, access=access)
+
+
 _USAGE = (
     "(SELECT coalesce(pg_catalog.pg_database_size(pd.oid), 0) FROM pg_catalog.pg_database pd"
     " WHERE pd.datname = d.physical_name)"
@@ -73,32 +98,54 @@ WHERE d.id = coalesce(
 
 async def resolve(
     conn: psycopg.AsyncConnection,
-    user_id: uuid.UUID,
+    who: Principal,
     full: FullName,
     *,
     lock: bool = False,
     with_usage: bool = False,
 ) -> DatabaseRecord | None:
-    """The database ``full`` names (or named within the reservation period), if the user may
-    see it: a grant, or a public database. Invisible and missing look the same (contract §2.3).
+    """The database ``full`` names (or named within the reservation period), if ``who`` may
+    see it (``catalog.rights.decide``). Invisible and missing look the same (contract §2.3).
     """
     query = _select(with_usage=with_usage) + _BY_NAME + (" FOR UPDATE OF d" if lock else "")
     cur = conn.cursor(row_factory=class_row(DatabaseRecord))
-    await cur.execute(query, {"user_id": user_id, "owner": full.owner, "name": full.name})
+    await cur.execute(query, {**_who(who), "owner": full.owner, "name": full.name})
     record = await cur.fetchone()
-    if record is None or record.role is None:
+    if record is None:
         return None
-    return record
+    record = _decided(record, who)
+    return record if record.access is not None else None
 
 
-async def list_for(conn: psycopg.AsyncConnection, user_id: uuid.UUID) -> list[DatabaseRecord]:
-    """Databases the user owns or has a grant on; others' public databases are not listed."""
+def _who(who: Principal) -> dict[str, uuid.UUID | None]:
+    return {"user_id": who.user_id, "service_account_id": who.service_account_id}
+
+
+async def by_id(
+    conn: psycopg.AsyncConnection, who: Principal, database_id: uuid.UUID
+) -> DatabaseRecord | None:
+    """The database, if ``who`` may see it (a job checking its rights again)."""
+    cur = conn.cursor(row_factory=class_row(DatabaseRecord))
+    await cur.execute(
+        _select(with_usage=False) + " WHERE d.id = %(id)s", {**_who(who), "id": database_id}
+    )
+    record = await cur.fetchone()
+    if record is None:
+        return None
+    record = _decided(record, who)
+    return record if record.access is not None else None
+
+
+async def list_for(conn: psycopg.AsyncConnection, who: Principal) -> list[DatabaseRecord]:
+    """Databases the user owns or has a grant on (a service account: those in its scope);
+    others' public databases are not listed."""
     cur = conn.cursor(row_factory=class_row(DatabaseRecord))
     await cur.execute(
         _select(with_usage=True) + " WHERE g.role IS NOT NULL ORDER BY d.date_created, d.id",
-        {"user_id": user_id},
+        _who(who),
     )
-    return await cur.fetchall()
+    records = [_decided(r, who) for r in await cur.fetchall()]
+    return [r for r in records if r.access is not None]
 
 
 async def _check_reservation(

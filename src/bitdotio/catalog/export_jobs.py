@@ -18,7 +18,6 @@ __all__ = [
     "expired_files",
     "finish",
     "get",
-    "get_visible",
     "insert",
     "purge",
     "start_attempt",
@@ -47,8 +46,8 @@ class ExportJobRecord:
     size_bytes: int | None
     row_count: int | None
     expires_at: datetime | None
+    key_id: uuid.UUID | None  # the key that started it: the job acts with its rights
     physical_name: str  # the database to read
-    role_name: str  # as this principal's own LOGIN role
 
     @property
     def retries(self) -> int:
@@ -59,10 +58,9 @@ _SELECT = """
 SELECT j.id, j.database_id, j.user_id, j.export_format, j.query_string, j.schema_name,
        j.table_name, j.file_name, j.escape_formulas, j.state, j.attempts, j.date_created,
        j.date_finished, j.error_type, j.error_id, j.error_details, j.file_key, j.size_bytes,
-       j.row_count, j.expires_at, d.physical_name, u.role_name
+       j.row_count, j.expires_at, j.key_id, d.physical_name
 FROM export_jobs j
 JOIN databases d ON d.id = j.database_id
-JOIN users u ON u.id = j.user_id
 """
 
 
@@ -84,17 +82,19 @@ async def insert(
     table: tuple[str, str] | None,
     file_name: str,
     escape_formulas: bool,
+    key_id: uuid.UUID | None = None,
 ) -> ExportJobRecord:
     job_id = uuid.uuid4()
     schema_name, table_name = table or (None, None)
     await conn.execute(
-        "INSERT INTO export_jobs (id, database_id, user_id, export_format, query_string,"
+        "INSERT INTO export_jobs (id, database_id, user_id, key_id, export_format, query_string,"
         " schema_name, table_name, file_name, escape_formulas)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         [
             job_id,
             database_id,
             user_id,
+            key_id,
             export_format,
             query_string,
             schema_name,
@@ -110,18 +110,6 @@ async def insert(
 
 async def get(conn: psycopg.AsyncConnection, job_id: uuid.UUID) -> ExportJobRecord | None:
     return await _one(conn, "WHERE j.id = %s", [job_id])
-
-
-async def get_visible(
-    conn: psycopg.AsyncConnection, job_id: uuid.UUID, user_id: uuid.UUID
-) -> ExportJobRecord | None:
-    """The job, if ``user_id`` has a grant on its database (contract §2.3: job status)."""
-    return await _one(
-        conn,
-        "WHERE j.id = %s AND EXISTS (SELECT 1 FROM database_grants g"
-        " WHERE g.database_id = j.database_id AND g.user_id = %s)",
-        [job_id, user_id],
-    )
 
 
 async def start_attempt(conn: psycopg.AsyncConnection, job_id: uuid.UUID) -> ExportJobRecord | None:

@@ -22,7 +22,6 @@ __all__ = [
     "ImportJobRecord",
     "finish",
     "get",
-    "get_visible",
     "insert",
     "purge",
     "set_load_xid",
@@ -50,8 +49,8 @@ class ImportJobRecord:
     error_id: uuid.UUID | None
     error_details: dict[str, Any] | None
     result: dict[str, Any] | None
+    key_id: uuid.UUID | None  # the key that started it: the job acts with its rights
     physical_name: str  # the database to load into
-    role_name: str  # as this principal's own LOGIN role
 
     @property
     def retries(self) -> int:
@@ -62,10 +61,9 @@ _SELECT = """
 SELECT j.id, j.database_id, j.user_id, j.table_name, j.schema_name, j.infer_header,
        j.upload_key, j.file_url, j.state, j.attempts, j.load_xid::text::bigint AS load_xid,
        j.date_created, j.date_finished, j.error_type, j.error_id, j.error_details, j.result,
-       d.physical_name, u.role_name
+       j.key_id, d.physical_name
 FROM import_jobs j
 JOIN databases d ON d.id = j.database_id
-JOIN users u ON u.id = j.user_id
 """
 
 
@@ -87,13 +85,24 @@ async def insert(
     infer_header: str,
     upload_key: str | None,
     file_url: str | None,
+    key_id: uuid.UUID | None = None,
     job_id: uuid.UUID | None = None,
 ) -> ImportJobRecord:
     job_id = job_id or uuid.uuid4()
     await conn.execute(
-        "INSERT INTO import_jobs (id, database_id, user_id, table_name, schema_name,"
-        " infer_header, upload_key, file_url) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-        [job_id, database_id, user_id, table_name, schema_name, infer_header, upload_key, file_url],
+        "INSERT INTO import_jobs (id, database_id, user_id, key_id, table_name, schema_name,"
+        " infer_header, upload_key, file_url) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        [
+            job_id,
+            database_id,
+            user_id,
+            key_id,
+            table_name,
+            schema_name,
+            infer_header,
+            upload_key,
+            file_url,
+        ],
     )
     record = await _one(conn, "WHERE j.id = %s", [job_id])
     assert record is not None
@@ -102,18 +111,6 @@ async def insert(
 
 async def get(conn: psycopg.AsyncConnection, job_id: uuid.UUID) -> ImportJobRecord | None:
     return await _one(conn, "WHERE j.id = %s", [job_id])
-
-
-async def get_visible(
-    conn: psycopg.AsyncConnection, job_id: uuid.UUID, user_id: uuid.UUID
-) -> ImportJobRecord | None:
-    """The job, if ``user_id`` has a grant on its database (contract §2.3: job status)."""
-    return await _one(
-        conn,
-        "WHERE j.id = %s AND EXISTS (SELECT 1 FROM database_grants g"
-        " WHERE g.database_id = j.database_id AND g.user_id = %s)",
-        [job_id, user_id],
-    )
 
 
 async def start_attempt(conn: psycopg.AsyncConnection, job_id: uuid.UUID) -> ImportJobRecord | None:

@@ -22,6 +22,7 @@ __all__ = [
     "list_for",
     "lookup",
     "mint",
+    "principal_for_job",
     "revoke",
     "revoke_all",
     "touch",
@@ -35,11 +36,18 @@ _ALPHABET = string.ascii_letters + string.digits
 class Principal:
     """Who a key authenticates as."""
 
-    user_id: uuid.UUID
-    username: str
-    role_name: str
+    user_id: uuid.UUID  # the user; for a service account's key, the account's owner
+    username: str  # the user's name, or the service account's
+    role_name: str  # the LOGIN role its sessions use (a read-only key: the user's twin)
     key_id: uuid.UUID
     expires_at: datetime | None = None  # caches must not keep the principal past this
+    read_only: bool = False
+    service_account_id: uuid.UUID | None = None
+
+    @property
+    def rights_key(self) -> tuple[uuid.UUID, uuid.UUID | None, bool]:
+        """What the principal's rights depend on, beyond the database (cache keys)."""
+        return self.user_id, self.service_account_id, self.read_only
 
 
 @dataclass(frozen=True)
@@ -81,17 +89,45 @@ async def mint(
     return key
 
 
+_PRINCIPAL = (
+    "SELECT u.id, coalesce(sa.name, u.username),"
+    " CASE WHEN sa.id IS NOT NULL THEN sa.role_name WHEN k.read_only THEN u.ro_role_name"
+    "  ELSE u.role_name END,"
+    " k.id, k.expires_at, k.read_only, k.service_account_id FROM api_keys k"
+    " JOIN users u ON u.id = k.user_id"
+    " LEFT JOIN service_accounts sa ON sa.id = k.service_account_id"
+)
+
+
 async def lookup(conn: psycopg.AsyncConnection, key: str) -> Principal | None:
     """The principal of an unrevoked, well-formed key, else None."""
     if not is_well_formed(key):
         return None
     cur = await conn.execute(
-        "SELECT u.id, u.username, u.role_name, k.id, k.expires_at FROM api_keys k"
-        " JOIN users u ON u.id = k.user_id"
-        " WHERE k.key_hash = %s AND k.date_revoked IS NULL"
+        _PRINCIPAL + " WHERE k.key_hash = %s AND k.date_revoked IS NULL"
         " AND (k.expires_at IS NULL OR k.expires_at > now())",
         [hash_key(key)],
     )
+    row = await cur.fetchone()
+    return Principal(*row) if row else None
+
+
+async def principal_for_job(
+    conn: psycopg.AsyncConnection, user_id: uuid.UUID, key_id: uuid.UUID | None
+) -> Principal | None:
+    """Who a job acts as: the key that started it, if it still works (None otherwise); for
+    jobs from before keys were recorded, the user itself."""
+    if key_id is None:
+        cur = await conn.execute(
+            "SELECT id, username, role_name, %s::uuid FROM users WHERE id = %s",
+            [uuid.UUID(int=0), user_id],
+        )
+    else:
+        cur = await conn.execute(
+            _PRINCIPAL + " WHERE k.id = %s AND k.date_revoked IS NULL"
+            " AND (k.expires_at IS NULL OR k.expires_at > now())",
+            [key_id],
+        )
     row = await cur.fetchone()
     return Principal(*row) if row else None
 

@@ -34,8 +34,12 @@ class ClusterAccess:
     def catalog(self) -> str:
         return self.platform(self.catalog_db)
 
-    def tenant(self, dbname: str, role_name: str) -> str:
-        """conninfo for a tenant role: no password, ever (security.md §1.6)."""
+    def tenant(self, dbname: str, role_name: str, group: str) -> str:
+        """conninfo for a tenant role acting as one of the database's groups (its startup
+        ``role``, which Postgres refuses unless the role is a member): no password, ever
+        (security.md §1.6)."""
         params = {k: v for k, v in self.base.items() if k not in {"password", "passfile"}}
-        params.update(user=role_name, dbname=dbname, application_name="bitio-api")
+        params.update(
+            user=role_name, dbname=dbname, application_name="bitio-api", options=f"-c role={group}"
+        )
         return make_conninfo("", **params)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 from bitdotio.catalog.migrate import migrate
-from bitdotio.cluster import provisioning
+from bitdotio.cluster import provisioning, tenancy
 from bitdotio.cluster.access import ClusterAccess
 from bitdotio.cluster.embedded import SUPERUSER, EmbeddedPostgres
 from bitdotio.cluster.versions import Advisory, advisories_for
@@ -78,6 +78,7 @@ async def prepare_catalog(cluster: Cluster) -> None:
     await provisioning.harden_cluster(access)
     async with await psycopg.AsyncConnection.connect(access.catalog(), autocommit=True) as conn:
         await migrate(conn)
+        await tenancy.upgrade_databases(access, conn)
         cur = await conn.execute(
             "SELECT current_setting('server_version'), current_setting('server_version_num')::int"
         )

@@ -43,7 +43,7 @@ class Pools:
             kwargs={"autocommit": True},
             name="catalog",
         )
-        self._tenant: dict[tuple[str, str], AsyncConnectionPool] = {}
+        self._tenant: dict[tuple[str, str, str], AsyncConnectionPool] = {}
         self._lock = asyncio.Lock()
         self._discarded: weakref.WeakSet[psycopg.AsyncConnection] = weakref.WeakSet()
 
@@ -55,9 +55,10 @@ class Pools:
         self._tenant.clear()
         await asyncio.gather(*(p.close() for p in pools), return_exceptions=True)
 
-    async def tenant(self, physical_name: str, role_name: str) -> AsyncConnectionPool:
-        """The pool of connections to ``physical_name`` logged in as ``role_name``."""
-        key = (physical_name, role_name)
+    async def tenant(self, physical_name: str, role_name: str, group: str) -> AsyncConnectionPool:
+        """The pool of connections to ``physical_name`` logged in as ``role_name``, acting as
+        ``group``."""
+        key = (physical_name, role_name, group)
         pool = self._tenant.get(key)
         if pool is not None:
             return pool
@@ -65,7 +66,7 @@ class Pools:
             pool = self._tenant.get(key)
             if pool is None:
                 pool = AsyncConnectionPool(
-                    self.access.tenant(physical_name, role_name),
+                    self.access.tenant(physical_name, role_name, group),
                     min_size=0,
                     max_size=self._tenant_size,
                     open=False,
@@ -75,7 +76,7 @@ class Pools:
                     configure=self._configure_tenant,
                     reset=self._reset,
                     max_idle=60,
-                    name=f"tenant:{physical_name}:{role_name}",
+                    name=f"tenant:{physical_name}:{role_name}:{group}",
                 )
                 await pool.open()
                 self._tenant[key] = pool

@@ -12,13 +12,21 @@ from dataclasses import dataclass
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from bitdotio.catalog import databases, keys, users
+from bitdotio.catalog import databases, grants, keys, users
 from bitdotio.catalog.databases import DatabaseRecord
+from bitdotio.catalog.grants import PUBLIC_GROUP
 from bitdotio.catalog.names import check_database_name
 from bitdotio.cluster import provisioning
 from bitdotio.cluster.access import ClusterAccess
 
-__all__ = ["Credentials", "create_database", "create_user", "delete_database"]
+__all__ = [
+    "Credentials",
+    "apply_rights",
+    "create_database",
+    "create_user",
+    "delete_database",
+    "upgrade_databases",
+]
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,8 @@ async def create_database(
                 )
                 await provisioning.create_database(access, physical_name, owner_role)
                 provisioned = True
+                if not is_private:
+                    await apply_rights(access, conn, database_id)
         except BaseException:
             if provisioned:  # the catalog commit failed after the database was made
                 await provisioning.drop_database(access, physical_name)
@@ -89,3 +99,40 @@ async def delete_database(
     """Drop it in Postgres inside the catalog transaction (``conn`` holds the row locked)."""
     await databases.delete(conn, record, reservation_days=reservation_days)
     await provisioning.drop_database(access, record.physical_name)
+
+
+async def apply_rights(
+    access: ClusterAccess, conn: psycopg.AsyncConnection, database_id: uuid.UUID
+) -> None:
+    """Make the database's Postgres groups match the catalog (grants, public), then end the
+    sessions that lost a right: a session keeps acting as its group until it ends, so a
+    revoked membership alone would leave it open (issue: "removes that access at once").
+    Idempotent; call it after every change to who may do what on the database."""
+    physical_name, wanted = await grants.wanted_members(conn, database_id)
+    lost = await provisioning.sync_members(access, physical_name, wanted)
+    if PUBLIC_GROUP in lost:  # the database went private: everyone who is not a member goes
+        members = set().union(*wanted.values())
+        lost |= await provisioning.session_roles(access, physical_name) - members
+    await provisioning.end_sessions(access, physical_name, lost - {PUBLIC_GROUP})
+
+
+async def upgrade_databases(access: ClusterAccess, conn: psycopg.AsyncConnection) -> None:
+    """At start: every user's roles in the public group, and every database made before the
+    owner/write/read groups brought to them (``provisioning.upgrade_database``)."""
+    cur = await conn.execute(
+        "SELECT role_name FROM users UNION ALL"
+        " SELECT ro_role_name FROM users WHERE ro_role_name IS NOT NULL"
+    )
+    await provisioning.ensure_members(access, PUBLIC_GROUP, {r for (r,) in await cur.fetchall()})
+    cur = await conn.execute("SELECT id, physical_name FROM databases ORDER BY date_created")
+    for database_id, physical_name in await cur.fetchall():
+        if not await provisioning.needs_upgrade(access, physical_name):
+            continue
+        logins = await conn.execute(
+            "SELECT u.role_name FROM database_grants g JOIN users u ON u.id = g.user_id"
+            " WHERE g.database_id = %s",
+            [database_id],
+        )
+        roles = [r for (r,) in await logins.fetchall()]
+        await provisioning.upgrade_database(access, physical_name, roles)
+        await apply_rights(access, conn, database_id)

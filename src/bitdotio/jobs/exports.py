@@ -18,6 +18,7 @@ from bitdotio.catalog import export_jobs
 from bitdotio.catalog.export_jobs import ExportJobRecord
 from bitdotio.exports.formats import FORMATS, ExportFailure
 from bitdotio.exports.write import ExportRequest, export
+from bitdotio.jobs.rights import JobDenied, tenant_conninfo
 from bitdotio.jobs.runtime import Runtime
 from bitdotio.jobs.threads import until_cancelled
 from bitdotio.storage import new_key
@@ -42,9 +43,18 @@ async def run(runtime: Runtime, job_id: uuid.UUID) -> None:
                 f"The export was interrupted {job.attempts - 1} times (its worker stopped) "
                 "and was given up. Try again, or export fewer rows.",
             )
-        outcome = await _attempt(runtime, job)
+        conninfo = await tenant_conninfo(
+            runtime,
+            user_id=job.user_id,
+            key_id=job.key_id,
+            database_id=job.database_id,
+            action="read",
+        )
+        outcome = await _attempt(runtime, job, conninfo)
     except ExportFailure as failure:
         outcome = _failed(job, failure.error_type, failure.as_details())
+    except JobDenied as denied:
+        outcome = _failed(job, denied.error_type, {"message": denied.message})
     except Exception:
         error_id = uuid.uuid4()
         log.exception("export %s failed unexpectedly (error_id %s)", job.id, error_id)
@@ -74,7 +84,7 @@ def _failed(
     return {"error_type": error_type, "error_id": error_id, "error_details": details}
 
 
-async def _attempt(runtime: Runtime, job: ExportJobRecord) -> dict[str, Any]:
+async def _attempt(runtime: Runtime, job: ExportJobRecord, conninfo: str) -> dict[str, Any]:
     settings = runtime.settings
     key = f"{new_key('exports')}.{FORMATS[job.export_format].extension}"
     request = ExportRequest(
@@ -85,7 +95,6 @@ async def _attempt(runtime: Runtime, job: ExportJobRecord) -> dict[str, Any]:
         else None,
         escape_formulas=job.escape_formulas,
     )
-    conninfo = runtime.access.tenant(job.physical_name, job.role_name)
     stop = threading.Event()
 
     def produce() -> tuple[int, int]:

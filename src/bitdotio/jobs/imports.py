@@ -18,14 +18,14 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import psycopg
-
 from bitdotio.catalog import import_jobs
 from bitdotio.catalog.import_jobs import ImportJobRecord
+from bitdotio.cluster.provisioning import platform_connection
 from bitdotio.imports.download import download
 from bitdotio.imports.read import read_file
 from bitdotio.imports.source import ImportFailure, ImportLimits, InferHeader
 from bitdotio.jobs.load import LoadedTable, load
+from bitdotio.jobs.rights import JobDenied, tenant_conninfo
 from bitdotio.jobs.runtime import Runtime
 from bitdotio.jobs.threads import until_cancelled
 
@@ -54,9 +54,18 @@ async def run(runtime: Runtime, job_id: uuid.UUID) -> None:
                 "loading it) and was given up. Try again, or split the file.",
             )
         else:
-            outcome = {"result": await _attempt(runtime, job)}
+            conninfo = await tenant_conninfo(
+                runtime,
+                user_id=job.user_id,
+                key_id=job.key_id,
+                database_id=job.database_id,
+                action="write",
+            )
+            outcome = {"result": await _attempt(runtime, job, conninfo)}
     except ImportFailure as failure:
         outcome = _failed(job, failure.error_type, failure.as_details())
+    except JobDenied as denied:
+        outcome = _failed(job, denied.error_type, {"message": denied.message})
     except Exception:
         error_id = uuid.uuid4()
         log.exception("import %s failed unexpectedly (error_id %s)", job.id, error_id)
@@ -87,10 +96,10 @@ def _failed(
 
 async def _already_loaded(runtime: Runtime, job: ImportJobRecord) -> bool:
     """Did the load transaction of an earlier attempt commit? Waits while it is still open
-    (its worker's connection may take a moment to be noticed gone)."""
-    conninfo = runtime.access.tenant(job.physical_name, job.role_name)
+    (its worker's connection may take a moment to be noticed gone). Asked as the platform:
+    the answer must not depend on the key still working, and it touches no tenant object."""
     deadline = time.monotonic() + _IN_PROGRESS_WAIT_S
-    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+    async with platform_connection(runtime.access, job.physical_name) as conn:
         while True:
             cur = await conn.execute(
                 "SELECT pg_catalog.pg_xact_status(%s::text::xid8)", [str(job.load_xid)]
@@ -102,7 +111,7 @@ async def _already_loaded(runtime: Runtime, job: ImportJobRecord) -> bool:
             await asyncio.sleep(0.5)
 
 
-async def _attempt(runtime: Runtime, job: ImportJobRecord) -> dict[str, Any]:
+async def _attempt(runtime: Runtime, job: ImportJobRecord, conninfo: str) -> dict[str, Any]:
     settings = runtime.settings
     scratch = runtime.scratch(job.id)
     loop = asyncio.get_running_loop()
@@ -154,7 +163,7 @@ async def _attempt(runtime: Runtime, job: ImportJobRecord) -> dict[str, Any]:
         read_s = time.monotonic() - started
         loading = asyncio.to_thread(
             load,
-            runtime.access.tenant(job.physical_name, job.role_name),
+            conninfo,
             parsed,
             job_id=job.id,
             schema=job.schema_name,

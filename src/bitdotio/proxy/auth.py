@@ -31,7 +31,8 @@ class Route:
     database_id: uuid.UUID
     display_name: str  # owner/name as the catalog spells it
     physical_name: str
-    role_name: str
+    role_name: str  # logs in as this LOGIN role
+    group: str  # acting as this group of the database (the startup parameter ``role``)
     key_id: uuid.UUID
 
 
@@ -86,16 +87,14 @@ async def authenticate(
     full = parse_full_name(database)
     if full is None:
         raise not_found
-    record = await cache.database(pool, principal.user_id, full)
+    record = await cache.database(pool, principal, full)
     if record is None:
         raise not_found
-    if record.grant is None:
-        # Someone else's public database: the reader path comes with the access model.
-        raise BitError("BIT503", f'permission denied for database "{shown(database)}"')
     return Route(
         database_id=record.id,
         display_name=record.full_name,
         physical_name=record.physical_name,
         role_name=principal.role_name,
+        group=record.group,
         key_id=principal.key_id,
     )

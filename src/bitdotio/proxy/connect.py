@@ -116,7 +116,12 @@ async def open_backend(upstream: Upstream, route: Route, params: dict[str, str])
     except OSError as exc:
         raise BitError("BIT512", f"could not reach the database: {exc.strerror}") from None
     try:
-        startup = {"user": route.role_name, "database": route.physical_name, **params}
+        startup = {
+            **params,  # client settings first: identity below always wins
+            "user": route.role_name,
+            "database": route.physical_name,
+            "role": route.group,
+        }
         transport.write(codec.startup_message(startup))
         pid, secret, statuses = 0, b"", bytearray()
         while True:

@@ -34,7 +34,10 @@ def test_create_query_delete_without_a_superuser(settings: Settings, url_cluster
         created = client.post("/v2beta/db/", json={"name": "viaurl"}, headers=user.headers)
         assert created.status_code == 201, created.text
         full = created.json()["name"]
-        body = {"database_name": full, "query_string": "SELECT current_user = session_user"}
+        body = {
+            "database_name": full,
+            "query_string": "SELECT current_user LIKE '%\\_owner' AND session_user LIKE 'u\\_%'",
+        }
         response = client.post("/v2beta/query", json=body, headers=user.headers)
         assert response.json()["data"] == [[True]]
         assert client.delete(f"/v2beta/db/{full}", headers=user.headers).status_code == 200

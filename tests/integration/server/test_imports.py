@@ -236,7 +236,7 @@ def test_a_retry_after_the_load_committed_does_not_load_twice(
                 record = await import_jobs.get(conn, uuid.UUID(job["id"]))
                 assert record is not None
                 async with await psycopg.AsyncConnection.connect(
-                    cluster.access.tenant(record.physical_name, record.role_name)
+                    cluster.access.platform(record.physical_name)
                 ) as tenant:
                     cur = await tenant.execute("SELECT pg_current_xact_id()::text")
                     row = await cur.fetchone()

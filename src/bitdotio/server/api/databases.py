@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
+import psycopg
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -13,13 +15,14 @@ from bitdotio.catalog import databases, jobs
 from bitdotio.catalog.databases import DatabaseRecord
 from bitdotio.catalog.keys import Principal
 from bitdotio.catalog.names import FullName, check_database_name, parse_full_name
+from bitdotio.catalog.rights import Action
 from bitdotio.cluster import tenancy
 from bitdotio.errors import BitError
 from bitdotio.server.api import route, timestamp
 from bitdotio.server.auth import CurrentPrincipal
 from bitdotio.server.state import AppState, get_state
 
-__all__ = ["database_json", "full_name_from_path", "router"]
+__all__ = ["allows", "database_json", "full_name_from_path", "job_visible", "router"]
 
 router = APIRouter(tags=["databases"])
 State = Annotated[AppState, Depends(get_state)]
@@ -77,9 +80,22 @@ def full_name_from_path(owner: str, rest: str) -> FullName:
     return full
 
 
+def allows(record: DatabaseRecord, action: Action) -> bool:
+    return record.access is not None and record.access.allows(action)
+
+
+async def job_visible(
+    conn: psycopg.AsyncConnection, principal: Principal, database_id: uuid.UUID, user_id: uuid.UUID
+) -> bool:
+    """A job's status is shown to whoever may see its database and either has a role there
+    or started the job (a reader of a public database sees only their own jobs)."""
+    record = await databases.by_id(conn, principal, database_id)
+    return record is not None and (record.grant is not None or user_id == principal.user_id)
+
+
 async def _visible(state: AppState, principal: Principal, full: FullName) -> DatabaseRecord:
     async with state.pools.catalog.connection() as conn:
-        record = await databases.resolve(conn, principal.user_id, full, with_usage=True)
+        record = await databases.resolve(conn, principal, full, with_usage=True)
     if record is None:
         raise BitError("BIT104")
     return record
@@ -96,7 +112,7 @@ def _clamp(state: AppState, limit: int | None) -> int:
 @route(router, "/db/", "GET")
 async def list_databases(principal: CurrentPrincipal, state: State) -> dict[str, Any]:
     async with state.pools.catalog.connection() as conn:
-        records = await databases.list_for(conn, principal.user_id)
+        records = await databases.list_for(conn, principal)
     return {"databases": [database_json(r) for r in records]}
 
 
@@ -138,18 +154,20 @@ async def update_database(
         changes["storage_limit_bytes"] = _clamp(state, changes["storage_limit_bytes"])
     async with state.pools.catalog.connection() as conn:
         async with conn.transaction():
-            record = await databases.resolve(conn, principal.user_id, full, lock=True)
+            record = await databases.resolve(conn, principal, full, lock=True)
             if record is None:
                 raise BitError("BIT104")
-            if record.role not in ("OWNER", "ADMIN"):
+            if not allows(record, "update"):
                 raise BitError("BIT105", "Only the owner or an admin can update a database")
             await databases.update(
                 conn, record, changes, reservation_days=state.settings.name_reservation_days
             )
+            if changes.get("is_private", record.is_private) != record.is_private:
+                await tenancy.apply_rights(state.cluster.access, conn, record.id)
         state.cache.invalidate()
         updated = await databases.resolve(
             conn,
-            principal.user_id,
+            principal,
             FullName(record.owner, changes.get("name", record.name)),
             with_usage=True,
         )
@@ -163,10 +181,10 @@ async def delete_database(
 ) -> dict[str, Any]:
     full = full_name_from_path(owner, name)
     async with state.pools.catalog.connection() as conn, conn.transaction():
-        record = await databases.resolve(conn, principal.user_id, full, lock=True, with_usage=True)
+        record = await databases.resolve(conn, principal, full, lock=True, with_usage=True)
         if record is None:
             raise BitError("BIT104")
-        if record.role != "OWNER":
+        if not allows(record, "delete"):
             raise BitError("BIT105", "Only the owner can delete a database")
         await state.pools.forget_database(record.physical_name)
         files = await jobs.files_of_database(conn, record.id)

@@ -24,7 +24,7 @@ from bitdotio.errors import BitError
 from bitdotio.exports.formats import FORMATS, default_file_name, safe_file_name
 from bitdotio.jobs.queue import defer_export
 from bitdotio.server.api import identifier, invalid, json_body, route, timestamp
-from bitdotio.server.api.databases import full_name_from_path
+from bitdotio.server.api.databases import full_name_from_path, job_visible
 from bitdotio.server.auth import CurrentPrincipal
 from bitdotio.server.download_links import LinkSigner
 from bitdotio.server.state import AppState, get_state
@@ -98,13 +98,14 @@ async def create_export_job(
     body = await json_body(request, CreateExport)
     query_string, table, file_name = _validated(body)
     async with state.pools.catalog.connection() as conn:
-        record = await databases.resolve(conn, principal.user_id, full)
+        record = await databases.resolve(conn, principal, full)
         if record is None:
             raise BitError("BIT104")
         job = await export_jobs.insert(
             conn,
             database_id=record.id,
             user_id=principal.user_id,
+            key_id=principal.key_id,
             export_format=body.export_format,
             query_string=query_string,
             table=table,
@@ -135,8 +136,11 @@ async def get_export_job(
     except ValueError:
         raise BitError("BIT405") from None
     async with state.pools.catalog.connection() as conn:
-        job = await export_jobs.get_visible(conn, job_id, principal.user_id)
-    if job is None:
+        job = await export_jobs.get(conn, job_id)
+        visible = job is not None and await job_visible(
+            conn, principal, job.database_id, job.user_id
+        )
+    if job is None or not visible:
         raise BitError("BIT405")
     return _json(state, request, job)
 

@@ -19,7 +19,7 @@ from bitdotio.catalog.import_jobs import ImportJobRecord
 from bitdotio.errors import BitError
 from bitdotio.jobs.queue import defer_import
 from bitdotio.server.api import identifier, invalid, route, timestamp
-from bitdotio.server.api.databases import full_name_from_path
+from bitdotio.server.api.databases import allows, full_name_from_path, job_visible
 from bitdotio.server.auth import CurrentPrincipal
 from bitdotio.server.state import AppState, get_state
 from bitdotio.server.upload import ImportForm, read_form
@@ -32,7 +32,6 @@ router = APIRouter(tags=["imports"])
 State = Annotated[AppState, Depends(get_state)]
 
 _INFER_HEADER = ("auto", "first_row", "no_header")
-_WRITERS = ("OWNER", "ADMIN", "WRITER")
 
 
 def import_job_json(job: ImportJobRecord, base_url: str) -> dict[str, Any]:
@@ -83,10 +82,10 @@ async def create_import_job(
 ) -> JSONResponse:
     full = full_name_from_path(owner, name)
     async with state.pools.catalog.connection() as conn:
-        record = await databases.resolve(conn, principal.user_id, full)
+        record = await databases.resolve(conn, principal, full)
     if record is None:
         raise BitError("BIT104")
-    if record.role not in _WRITERS:
+    if not allows(record, "write"):
         raise BitError("BIT105", "Importing needs write access to the database")
     store = state.runtime.store
     form = await read_form(request, store, max_upload_bytes=state.settings.import_max_upload_bytes)
@@ -97,6 +96,7 @@ async def create_import_job(
                 conn,
                 database_id=record.id,
                 user_id=principal.user_id,
+                key_id=principal.key_id,
                 table_name=table_name,
                 schema_name=schema_name,
                 infer_header=infer_header,
@@ -126,7 +126,10 @@ async def get_import_job(
     except ValueError:
         raise BitError("BIT401") from None
     async with state.pools.catalog.connection() as conn:
-        job = await import_jobs.get_visible(conn, job_id, principal.user_id)
-    if job is None:
+        job = await import_jobs.get(conn, job_id)
+        visible = job is not None and await job_visible(
+            conn, principal, job.database_id, job.user_id
+        )
+    if job is None or not visible:
         raise BitError("BIT401")
     return import_job_json(job, state.base_url(request))

@@ -178,7 +178,7 @@ async def execute(
     type_names: dict[int, str],
 ) -> dict[int, str]:
     """Run the statement into ``renderer``; return type names for its columns' OIDs."""
-    pool = await pools.tenant(plan.physical_name, plan.role_name)
+    pool = await pools.tenant(plan.physical_name, plan.role_name, plan.group)
     try:
         async with pool.connection() as conn:
             pipeline = _Pipeline(conn, renderer)

@@ -15,23 +15,20 @@ __all__ = ["QueryPlan", "plan"]
 @dataclass(frozen=True)
 class QueryPlan:
     physical_name: str
-    role_name: str
+    role_name: str  # logs in as this LOGIN role
+    group: str  # and acts as this group of the database (catalog.rights)
     timeout_ms: int
     max_bytes: int
 
 
 async def plan(state: AppState, principal: Principal, request: QueryRequest) -> QueryPlan:
-    record = await state.cache.database(state.pools.catalog, principal.user_id, request.database)
+    record = await state.cache.database(state.pools.catalog, principal, request.database)
     if record is None:
         raise BitError("BIT104")
-    if record.grant is None:
-        # A public database without a grant: the reader path comes with the access model.
-        raise BitError(
-            "BIT304", "Querying another user's public database is not available on this server yet"
-        )
     return QueryPlan(
         physical_name=record.physical_name,
         role_name=principal.role_name,
+        group=record.group,
         timeout_ms=int(state.settings.query_timeout_s * 1000),
         max_bytes=state.settings.query_max_bytes,
     )

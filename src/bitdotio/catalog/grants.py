@@ -1,0 +1,88 @@
+"""Who holds which role on a database (``database_grants``): collaborators, and the Postgres
+group memberships that follow from them.
+
+The catalog is the source of truth; ``wanted_members`` says what each of the database's groups
+should contain, and ``cluster.tenancy.apply_rights`` makes Postgres match it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg.rows import class_row
+
+from bitdotio.catalog.rights import group_role
+
+__all__ = ["PUBLIC_GROUP", "Collaborator", "list_for", "remove", "set_role", "wanted_members"]
+
+PUBLIC_GROUP = "bitio_public"  # every user's roles; a public database grants it its _read group
+
+
+@dataclass(frozen=True)
+class Collaborator:
+    username: str
+    role: str
+    date_granted: datetime
+
+
+async def list_for(conn: psycopg.AsyncConnection, database_id: uuid.UUID) -> list[Collaborator]:
+    """Everyone with a role on the database, the owner first."""
+    cur = conn.cursor(row_factory=class_row(Collaborator))
+    await cur.execute(
+        "SELECT u.username, g.role, g.date_granted FROM database_grants g"
+        " JOIN users u ON u.id = g.user_id WHERE g.database_id = %s"
+        " ORDER BY g.role = 'OWNER' DESC, lower(u.username)",
+        [database_id],
+    )
+    return await cur.fetchall()
+
+
+async def set_role(
+    conn: psycopg.AsyncConnection, database_id: uuid.UUID, user_id: uuid.UUID, role: str
+) -> bool:
+    """Give the user ``role`` on the database; True if it is new (not a change)."""
+    cur = await conn.execute(
+        "INSERT INTO database_grants (database_id, user_id, role) VALUES (%s, %s, %s)"
+        " ON CONFLICT (database_id, user_id) DO UPDATE SET role = EXCLUDED.role"
+        " RETURNING (xmax = 0)",
+        [database_id, user_id, role],
+    )
+    row = await cur.fetchone()
+    return bool(row and row[0])
+
+
+async def remove(conn: psycopg.AsyncConnection, database_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    cur = await conn.execute(
+        "DELETE FROM database_grants WHERE database_id = %s AND user_id = %s AND role <> 'OWNER'",
+        [database_id, user_id],
+    )
+    return cur.rowcount > 0
+
+
+async def wanted_members(
+    conn: psycopg.AsyncConnection, database_id: uuid.UUID
+) -> tuple[str, dict[str, set[str]]]:
+    """The database's physical name, and each of its groups -> the roles that should be its
+    direct members."""
+    cur = await conn.execute(
+        "SELECT physical_name, is_private FROM databases WHERE id = %s", [database_id]
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    physical_name, is_private = row
+    wanted: dict[str, set[str]] = {
+        group_role(physical_name, role): set() for role in ("OWNER", "WRITER", "READER")
+    }
+    if not is_private:
+        wanted[group_role(physical_name, "READER")].add(PUBLIC_GROUP)
+    cur = await conn.execute(
+        "SELECT u.role_name, g.role FROM database_grants g JOIN users u ON u.id = g.user_id"
+        " WHERE g.database_id = %s",
+        [database_id],
+    )
+    for role_name, role in await cur.fetchall():
+        wanted[group_role(physical_name, role)].add(role_name)
+    return physical_name, wanted
