@@ -48,9 +48,14 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ErrorCode("BIT108", "MethodNotAllowed", 405, "Method Not Allowed"),
     ErrorCode("BIT109", "BadRequest", 400, "Bad request"),
     ErrorCode("BIT110", "RequestTooLarge", 413, "The request body is too large"),
+    ErrorCode("BIT111", "UserNotFound", 404, "No user by that name"),
+    ErrorCode("BIT112", "InvalidRole", 400, "That role cannot be given here"),
     # auth and keys
     ErrorCode("BIT200", "InvalidApiKey", 401, "Invalid API key"),
     ErrorCode("BIT201", "KeyNotFound", 404, "API key not found"),
+    ErrorCode("BIT202", "UserOnly", 403, "Service-account keys cannot do this; use a user's key"),
+    ErrorCode("BIT203", "ReadOnlyKey", 403, "This API key is read-only"),
+    ErrorCode("BIT204", "ServiceAccountNotFound", 404, "Service account not found"),
     # query
     ErrorCode("BIT300", "SqlError", 400, "The query failed"),
     ErrorCode("BIT301", "MultipleStatements", 400, "Exactly one SQL statement per query"),

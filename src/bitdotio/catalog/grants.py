@@ -14,9 +14,17 @@ from datetime import datetime
 import psycopg
 from psycopg.rows import class_row
 
-from bitdotio.catalog.rights import group_role
+from bitdotio.catalog.rights import decide, group_role
 
-__all__ = ["PUBLIC_GROUP", "Collaborator", "list_for", "remove", "set_role", "wanted_members"]
+__all__ = [
+    "PUBLIC_GROUP",
+    "Collaborator",
+    "list_for",
+    "remove",
+    "role_of",
+    "set_role",
+    "wanted_members",
+]
 
 PUBLIC_GROUP = "bitio_public"  # every user's roles; a public database grants it its _read group
 
@@ -54,6 +62,17 @@ async def set_role(
     return bool(row and row[0])
 
 
+async def role_of(
+    conn: psycopg.AsyncConnection, database_id: uuid.UUID, user_id: uuid.UUID
+) -> str | None:
+    cur = await conn.execute(
+        "SELECT role FROM database_grants WHERE database_id = %s AND user_id = %s",
+        [database_id, user_id],
+    )
+    row = await cur.fetchone()
+    return str(row[0]) if row else None
+
+
 async def remove(conn: psycopg.AsyncConnection, database_id: uuid.UUID, user_id: uuid.UUID) -> bool:
     cur = await conn.execute(
         "DELETE FROM database_grants WHERE database_id = %s AND user_id = %s AND role <> 'OWNER'",
@@ -79,10 +98,25 @@ async def wanted_members(
     if not is_private:
         wanted[group_role(physical_name, "READER")].add(PUBLIC_GROUP)
     cur = await conn.execute(
-        "SELECT u.role_name, g.role FROM database_grants g JOIN users u ON u.id = g.user_id"
-        " WHERE g.database_id = %s",
+        "SELECT u.role_name, u.ro_role_name, g.role FROM database_grants g"
+        " JOIN users u ON u.id = g.user_id WHERE g.database_id = %s",
         [database_id],
     )
-    for role_name, role in await cur.fetchall():
+    for role_name, ro_role_name, role in await cur.fetchall():
         wanted[group_role(physical_name, role)].add(role_name)
+        if ro_role_name:  # the user's read-only keys read what the user may read
+            wanted[group_role(physical_name, "READER")].add(ro_role_name)
+    # Service accounts in scope: their role, never more than their owner's (rights.decide).
+    cur = await conn.execute(
+        "SELECT sa.role_name, s.role, g.role FROM service_account_databases s"
+        " JOIN service_accounts sa ON sa.id = s.service_account_id"
+        " LEFT JOIN database_grants g ON g.database_id = s.database_id"
+        "  AND g.user_id = sa.owner_id"
+        " WHERE s.database_id = %s",
+        [database_id],
+    )
+    for role_name, scope, owner_grant in await cur.fetchall():
+        decision = decide(owner_grant, is_private=is_private, scope=scope, service_account=True)
+        if decision is not None:
+            wanted[decision.group(physical_name)].add(role_name)
     return physical_name, wanted

@@ -25,6 +25,7 @@ __all__ = [
     "principal_for_job",
     "revoke",
     "revoke_all",
+    "revoke_service_account",
     "touch",
 ]
 
@@ -59,6 +60,7 @@ class KeyInfo:
     date_created: datetime
     expires_at: datetime | None
     last_used_at: datetime | None
+    read_only: bool = False
 
 
 def is_well_formed(key: str) -> bool:
@@ -77,14 +79,20 @@ def _new_key() -> str:
 
 
 async def mint(
-    conn: psycopg.AsyncConnection, user_id: uuid.UUID, *, expires_at: datetime | None = None
+    conn: psycopg.AsyncConnection,
+    user_id: uuid.UUID,
+    *,
+    expires_at: datetime | None = None,
+    read_only: bool = False,
+    service_account_id: uuid.UUID | None = None,
 ) -> str:
-    """Store a new key's hash and return the key; this is the only time it exists in clear."""
+    """Store a new key's hash and return the key; this is the only time it exists in clear.
+    ``user_id`` is the user, or the owner of ``service_account_id``."""
     key = _new_key()
     await conn.execute(
-        "INSERT INTO api_keys (id, user_id, key_hash, prefix, expires_at)"
-        " VALUES (%s, %s, %s, %s, %s)",
-        [uuid.uuid4(), user_id, hash_key(key), key[:8], expires_at],
+        "INSERT INTO api_keys (id, user_id, key_hash, prefix, expires_at, read_only,"
+        " service_account_id) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        [uuid.uuid4(), user_id, hash_key(key), key[:8], expires_at, read_only, service_account_id],
     )
     return key
 
@@ -143,9 +151,22 @@ async def revoke(conn: psycopg.AsyncConnection, user_id: uuid.UUID, key: str) ->
 
 
 async def revoke_all(conn: psycopg.AsyncConnection, user_id: uuid.UUID) -> int:
+    """Revoke every key of the user (not those of the user's service accounts)."""
     cur = await conn.execute(
-        "UPDATE api_keys SET date_revoked = now() WHERE user_id = %s AND date_revoked IS NULL",
+        "UPDATE api_keys SET date_revoked = now() WHERE user_id = %s AND date_revoked IS NULL"
+        " AND service_account_id IS NULL",
         [user_id],
+    )
+    return cur.rowcount
+
+
+async def revoke_service_account(
+    conn: psycopg.AsyncConnection, service_account_id: uuid.UUID
+) -> int:
+    cur = await conn.execute(
+        "UPDATE api_keys SET date_revoked = now()"
+        " WHERE service_account_id = %s AND date_revoked IS NULL",
+        [service_account_id],
     )
     return cur.rowcount
 
@@ -153,8 +174,8 @@ async def revoke_all(conn: psycopg.AsyncConnection, user_id: uuid.UUID) -> int:
 async def list_for(conn: psycopg.AsyncConnection, user_id: uuid.UUID) -> list[KeyInfo]:
     """The user's keys that still work, newest first."""
     cur = await conn.execute(
-        "SELECT id, prefix, date_created, expires_at, last_used_at FROM api_keys"
-        " WHERE user_id = %s AND date_revoked IS NULL"
+        "SELECT id, prefix, date_created, expires_at, last_used_at, read_only FROM api_keys"
+        " WHERE user_id = %s AND service_account_id IS NULL AND date_revoked IS NULL"
         " AND (expires_at IS NULL OR expires_at > now()) ORDER BY date_created DESC",
         [user_id],
     )

@@ -10,7 +10,7 @@ import psycopg
 from bitdotio.catalog.names import check_username
 from bitdotio.errors import BitError
 
-__all__ = ["count", "insert", "new_role_name"]
+__all__ = ["count", "id_by_name", "insert", "new_role_name"]
 
 
 def new_role_name() -> str:
@@ -35,3 +35,9 @@ async def count(conn: psycopg.AsyncConnection) -> int:
     cur = await conn.execute("SELECT count(*) FROM users")
     row = await cur.fetchone()
     return int(row[0]) if row else 0
+
+
+async def id_by_name(conn: psycopg.AsyncConnection, username: str) -> uuid.UUID | None:
+    cur = await conn.execute("SELECT id FROM users WHERE lower(username) = lower(%s)", [username])
+    row = await cur.fetchone()
+    return row[0] if row else None

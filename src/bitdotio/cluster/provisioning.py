@@ -31,6 +31,7 @@ __all__ = [
     "PUBLIC_GROUP",
     "create_database",
     "create_login_role",
+    "disown",
     "drop_database",
     "drop_role",
     "end_sessions",
@@ -360,6 +361,19 @@ async def drop_database(access: ClusterAccess, physical_name: str) -> None:
         )
         for role in (*group_names(physical_name), _sys_role(physical_name)):
             await conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+async def disown(access: ClusterAccess, physical_name: str, role_name: str) -> None:
+    """Hand whatever ``role_name`` owns in the database to its owner group, and drop its
+    privileges there, so the role can be dropped."""
+    owner = group_names(physical_name)[0]
+    async with platform_connection(access, physical_name) as conn:
+        await conn.execute(
+            sql.SQL("REASSIGN OWNED BY {} TO {}").format(
+                sql.Identifier(role_name), sql.Identifier(owner)
+            )
+        )
+        await conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role_name)))
 
 
 async def drop_role(access: ClusterAccess, role_name: str) -> None:

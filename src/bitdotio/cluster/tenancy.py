@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from bitdotio.catalog import databases, grants, keys, users
+from bitdotio.catalog import databases, grants, keys, service_accounts, users
 from bitdotio.catalog.databases import DatabaseRecord
 from bitdotio.catalog.grants import PUBLIC_GROUP
 from bitdotio.catalog.names import check_database_name
@@ -23,8 +23,11 @@ __all__ = [
     "Credentials",
     "apply_rights",
     "create_database",
+    "create_service_account",
     "create_user",
     "delete_database",
+    "delete_service_account",
+    "ensure_read_only_role",
     "upgrade_databases",
 ]
 
@@ -136,3 +139,72 @@ async def upgrade_databases(access: ClusterAccess, conn: psycopg.AsyncConnection
         roles = [r for (r,) in await logins.fetchall()]
         await provisioning.upgrade_database(access, physical_name, roles)
         await apply_rights(access, conn, database_id)
+
+
+async def ensure_read_only_role(
+    access: ClusterAccess, conn: psycopg.AsyncConnection, user_id: uuid.UUID
+) -> None:
+    """The user's read-only twin: the LOGIN role read-only keys use, a member only of the read
+    groups of the user's databases, so no SET ROLE can give such a key more than reading."""
+    cur = await conn.execute("SELECT ro_role_name FROM users WHERE id = %s FOR UPDATE", [user_id])
+    row = await cur.fetchone()
+    if row is None or row[0]:
+        return
+    role_name = users.new_role_name()
+    await provisioning.create_login_role(access, role_name)
+    await conn.execute("UPDATE users SET ro_role_name = %s WHERE id = %s", [role_name, user_id])
+    cur = await conn.execute(
+        "SELECT database_id FROM database_grants WHERE user_id = %s", [user_id]
+    )
+    for (database_id,) in await cur.fetchall():
+        await apply_rights(access, conn, database_id)
+
+
+async def create_service_account(
+    access: ClusterAccess,
+    conn: psycopg.AsyncConnection,
+    *,
+    owner_id: uuid.UUID,
+    name: str,
+    role: str,
+    database_ids: list[uuid.UUID],
+) -> uuid.UUID:
+    """The account's row and scope, its LOGIN role (not in the public group: it sees nothing
+    outside its scope), and the group memberships its scope gives it. Inside ``conn``'s
+    transaction; the role is dropped again if the transaction cannot go on."""
+    role_name = users.new_role_name()
+    await provisioning.create_login_role(access, role_name, public=False)
+    try:
+        account_id = await service_accounts.insert(
+            conn,
+            owner_id=owner_id,
+            name=name,
+            role_name=role_name,
+            role=role,
+            database_ids=database_ids,
+        )
+        for database_id in database_ids:
+            await apply_rights(access, conn, database_id)
+    except BaseException:
+        await provisioning.drop_role(access, role_name)
+        raise
+    return account_id
+
+
+async def delete_service_account(
+    access: ClusterAccess, conn: psycopg.AsyncConnection, account: service_accounts.ServiceAccount
+) -> None:
+    """Keys, scope and row go (the endpoint closes the keys' connections within seconds);
+    then its sessions are ended and its role dropped, with anything it came to own handed to
+    the owner group of that database."""
+    database_ids = await service_accounts.scoped_databases(conn, account.id)
+    await service_accounts.delete(conn, account.id)
+    for database_id in database_ids:
+        await apply_rights(access, conn, database_id)
+    cur = await conn.execute(
+        "SELECT physical_name FROM databases WHERE id = ANY(%s)", [database_ids]
+    )
+    for (physical_name,) in await cur.fetchall():
+        await provisioning.end_sessions(access, physical_name, {account.role_name})
+        await provisioning.disown(access, physical_name, account.role_name)
+    await provisioning.drop_role(access, account.role_name)

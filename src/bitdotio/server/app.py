@@ -22,7 +22,15 @@ from bitdotio.jobs.runtime import Runtime
 from bitdotio.jobs.worker import run_worker, worker_name
 from bitdotio.proxy.endpoint import Endpoint
 from bitdotio.server import health
-from bitdotio.server.api import databases, exports, imports, keys, query
+from bitdotio.server.api import (
+    collaborators,
+    databases,
+    exports,
+    imports,
+    keys,
+    query,
+    service_accounts,
+)
 from bitdotio.server.download_links import LinkSigner, load_signing_key
 from bitdotio.server.errors import install_handlers
 from bitdotio.server.middleware import RequestBodyMiddleware
@@ -143,7 +151,7 @@ def create_app(
     install_handlers(app)
     v2beta = APIRouter(prefix="/v2beta")
     # the hot path first: routes match in order
-    for module in (query, imports, exports, databases, keys):
+    for module in (query, imports, exports, collaborators, databases, keys, service_accounts):
         v2beta.include_router(module.router)
     app.include_router(v2beta)
     app.include_router(health.router)

@@ -11,7 +11,13 @@ from bitdotio.catalog.keys import Principal
 from bitdotio.errors import BitError
 from bitdotio.server.state import AppState, get_state
 
-__all__ = ["CurrentPrincipal", "bearer_key", "current_principal"]
+__all__ = [
+    "CurrentPrincipal",
+    "FullUser",
+    "bearer_key",
+    "current_principal",
+    "full_user",
+]
 
 
 def bearer_key(request: Request) -> str:
@@ -34,3 +40,16 @@ async def current_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+async def full_user(principal: CurrentPrincipal) -> Principal:
+    """A user's own key with all the user's rights: what creating databases, managing keys,
+    collaborators and service accounts need (contract §8: user-only operations)."""
+    if principal.service_account_id is not None:
+        raise BitError("BIT202")
+    if principal.read_only:
+        raise BitError("BIT203")
+    return principal
+
+
+FullUser = Annotated[Principal, Depends(full_user)]

@@ -19,7 +19,7 @@ from bitdotio.catalog.rights import Action
 from bitdotio.cluster import tenancy
 from bitdotio.errors import BitError
 from bitdotio.server.api import route, timestamp
-from bitdotio.server.auth import CurrentPrincipal
+from bitdotio.server.auth import CurrentPrincipal, FullUser
 from bitdotio.server.state import AppState, get_state
 
 __all__ = ["allows", "database_json", "full_name_from_path", "job_visible", "router"]
@@ -117,9 +117,7 @@ async def list_databases(principal: CurrentPrincipal, state: State) -> dict[str,
 
 
 @route(router, "/db/", "POST", status_code=201)
-async def create_database(
-    body: CreateDatabase, principal: CurrentPrincipal, state: State
-) -> JSONResponse:
+async def create_database(body: CreateDatabase, principal: FullUser, state: State) -> JSONResponse:
     await tenancy.create_database(
         state.cluster.access,
         state.pools.catalog,
@@ -177,7 +175,7 @@ async def update_database(
 
 @route(router, "/db/{owner}/{name:path}", "DELETE")
 async def delete_database(
-    owner: str, name: str, principal: CurrentPrincipal, state: State
+    owner: str, name: str, principal: FullUser, state: State
 ) -> dict[str, Any]:
     full = full_name_from_path(owner, name)
     async with state.pools.catalog.connection() as conn, conn.transaction():
