@@ -108,7 +108,15 @@ def test_list_keys_shows_no_secret(client: TestClient, alice: User) -> None:
     by_prefix = {k["prefix"]: k for k in found}
     assert by_prefix[alice.key[:8]]["current"] is True
     assert by_prefix[minted[:8]]["expires_at"] == "2999-01-01T00:00:00+00:00"
-    assert set(found[0]) == {"id", "prefix", "date_created", "expires_at", "last_used", "current"}
+    assert set(found[0]) == {
+        "id",
+        "prefix",
+        "date_created",
+        "expires_at",
+        "last_used",
+        "current",
+        "read_only",
+    }
     client.delete("/v2beta/api-key/", params={"api_key": minted}, headers=alice.headers)
     assert len(client.get("/v2beta/api-key/", headers=alice.headers).json()["api_keys"]) == 1
 
