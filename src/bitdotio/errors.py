@@ -56,6 +56,12 @@ CATALOGUE: dict[str, ErrorCode] = _codes(
     ErrorCode("BIT202", "UserOnly", 403, "Service-account keys cannot do this; use a user's key"),
     ErrorCode("BIT203", "ReadOnlyKey", 403, "This API key is read-only"),
     ErrorCode("BIT204", "ServiceAccountNotFound", 404, "Service account not found"),
+    ErrorCode(
+        "BIT205",
+        "ServiceAccountExists",
+        409,
+        "You already have a service account with that name",
+    ),
     # query
     ErrorCode("BIT300", "SqlError", 400, "The query failed"),
     ErrorCode("BIT301", "MultipleStatements", 400, "Exactly one SQL statement per query"),

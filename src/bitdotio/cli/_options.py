@@ -12,6 +12,7 @@ import click
 from bitdotio import config
 from bitdotio.sdk import BitdotioClient
 from bitdotio.sdk._http import CLI_USER_AGENT
+from bitdotio.sdk._validation import ROLES
 
 __all__ = [
     "MISSING_KEY_MESSAGE",
@@ -21,6 +22,7 @@ __all__ = [
     "database_option",
     "echo_json",
     "pass_sdk",
+    "role_option",
 ]
 
 P = ParamSpec("P")
@@ -75,6 +77,11 @@ def echo_json(value: Any, *, err: bool = False) -> None:
 
 def database_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return click.option("-d", "--database", required=True, help=help_text)
+
+
+def role_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    # Spelled as the API spells roles; the SDK checks them the same way.
+    return click.option("-r", "--role", required=True, type=click.Choice(ROLES), help=help_text)
 
 
 data_dir_option = click.option(

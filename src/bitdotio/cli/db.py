@@ -1,10 +1,12 @@
-"""``bit db list|create|info|update|delete``: 2.2.1's commands, help texts and output (§6)."""
+"""``bit db list|create|info|update|delete``: 2.2.1's commands, help texts and output (§6);
+and ``bit db collaborators``, beyond 2.2.1."""
 
 from __future__ import annotations
 
 import click
 
 from bitdotio.cli._options import database_option, echo_json, pass_sdk
+from bitdotio.cli.collaborators import collaborators
 from bitdotio.sdk import BitdotioClient
 
 __all__ = ["db"]
@@ -68,3 +70,6 @@ def update_database(
 def delete_database(sdk: BitdotioClient, database: str) -> None:
     sdk.delete_database(database)
     click.echo(f"Successfully deleted database: {database}")
+
+
+db.add_command(collaborators)

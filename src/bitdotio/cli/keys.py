@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from bitdotio.cli._options import echo_json, pass_sdk
+from bitdotio.cli._options import echo_json, pass_sdk, role_option
 from bitdotio.sdk import BitdotioClient
+from bitdotio.sdk._validation import Role
 
 __all__ = ["key", "service_account"]
 
@@ -22,10 +23,11 @@ def key() -> None:
     type=click.IntRange(min=1),
     help="Seconds until the key stops working  [default: never]",
 )
+@click.option("--read-only", is_flag=True, help="The key may read but never write")
 @pass_sdk
-def create_key(sdk: BitdotioClient, expires_in_s: int | None) -> None:
+def create_key(sdk: BitdotioClient, expires_in_s: int | None, read_only: bool) -> None:
     """Create a key with your permissions and print the credentials as JSON."""
-    echo_json(sdk.create_key(expires_in_s))
+    echo_json(sdk.create_key(expires_in_s, read_only=read_only))
 
 
 @key.command("list")
@@ -45,7 +47,26 @@ def revoke_keys(sdk: BitdotioClient, api_key: str | None) -> None:
 
 @click.group("service-account")
 def service_account() -> None:
-    """Inspect service accounts and manage their keys."""
+    """Create, inspect and delete service accounts, and manage their keys."""
+
+
+@service_account.command("create")
+@click.option("-n", "--name", required=True, help="Name of the service account")
+@role_option("Its role on each of its databases, at most yours")
+@click.option(
+    "-d",
+    "--database",
+    "databases",
+    required=True,
+    multiple=True,
+    help="A database it may use, owner/name; repeat for several",
+)
+@pass_sdk
+def create_service_account(
+    sdk: BitdotioClient, name: str, role: Role, databases: tuple[str, ...]
+) -> None:
+    """Create a service account and print it as JSON; then give it a key with create-key."""
+    echo_json(sdk.create_service_account(name, role, list(databases)))
 
 
 @service_account.command("list")
@@ -77,3 +98,12 @@ def create_service_account_key(sdk: BitdotioClient, service_account_id: str) -> 
 def revoke_service_account_keys(sdk: BitdotioClient, service_account_id: str) -> None:
     """Revoke every key of a service account."""
     echo_json(sdk.revoke_service_account_keys(service_account_id))
+
+
+@service_account.command("delete")
+@click.argument("service_account_id")
+@pass_sdk
+def delete_service_account(sdk: BitdotioClient, service_account_id: str) -> None:
+    """Delete a service account; its keys stop working at once. Prints null."""
+    sdk.delete_service_account(service_account_id)
+    echo_json(None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import IO, Any, Literal
@@ -13,6 +13,7 @@ from bitdotio.sdk._http import (
     SDK_USER_AGENT,
     ApiClient,
     database_path,
+    path_segment,
     resolve_base_url,
     resource_path,
     with_query,
@@ -20,13 +21,17 @@ from bitdotio.sdk._http import (
 from bitdotio.sdk._multipart import MultipartBody
 from bitdotio.sdk._pools import DatabasePools, build_dsn, import_psycopg2
 from bitdotio.sdk._validation import (
+    Role,
     validate_database_name,
+    validate_database_names,
     validate_new_database_name,
     validate_pool_bounds,
+    validate_role,
     validate_token,
+    validate_username,
 )
 
-__all__ = ["BitdotioClient", "ExportFormat", "InferHeader", "bitdotio"]
+__all__ = ["BitdotioClient", "ExportFormat", "InferHeader", "Role", "bitdotio"]
 
 InferHeader = Literal["auto", "first_row", "no_header"]
 ExportFormat = Literal["csv", "json", "xls", "parquet"]
@@ -252,22 +257,68 @@ class BitdotioClient:
         path = resource_path("service-account", service_account_id, "/api-key/")
         return self._api_client.call("DELETE", path)
 
-    def create_key(self, expires_in_s: int | None = None) -> Any:
-        """A new key with the requester's permissions; with ``expires_in_s`` (beyond 2.2.1),
-        one that stops working that many seconds from now. Without it the request has no body,
-        as 2.2.1 sent it."""
-        if expires_in_s is None:
+    def create_key(self, expires_in_s: int | None = None, *, read_only: bool = False) -> Any:
+        """A new key with the requester's permissions.
+
+        Beyond 2.2.1: with ``expires_in_s``, one that stops working that many seconds from
+        now; with ``read_only``, one that may read but never write. Without either the request
+        has no body, as 2.2.1 sent it.
+        """
+        body: dict[str, Any] = _without_none({"expires_in_s": expires_in_s})
+        if read_only:
+            body["read_only"] = True
+        if not body:
             return self._api_client.call("POST", "/api-key/")
-        return self._api_client.call("POST", "/api-key/", json={"expires_in_s": expires_in_s})
+        return self._api_client.call("POST", "/api-key/", json=body)
 
     def list_keys(self) -> Any:
-        """The requester's working keys (beyond 2.2.1): id, prefix, dates; never the keys."""
+        """The requester's working keys (beyond 2.2.1): id, prefix, dates, read_only; never the
+        keys."""
         return self._api_client.call("GET", "/api-key/", returning="api_keys")
 
     def revoke_keys(self, api_key: str | None = None) -> Any:
         """Revoke ``api_key``, or every key of the requester when it is not given."""
         params = {"api_key": api_key} if api_key else {}
         return self._api_client.call("DELETE", with_query("/api-key/", params))
+
+    # --- beyond 2.2.1: bit.io managed these in its web console only (contract §2.2, §8)
+
+    def list_collaborators(self, db_name: str) -> Any:
+        """The users with a role on ``db_name``, the owner included: ``username``, ``role``,
+        ``date_granted``."""
+        validate_database_name(db_name)
+        path = database_path(db_name, "/collaborators/")
+        return self._api_client.call("GET", path, returning="collaborators")
+
+    def set_collaborator(self, db_name: str, username: str, role: Role) -> Any:
+        """Give ``username`` the role ``ADMIN``, ``WRITER`` or ``READER`` on ``db_name``, or
+        change the role they have; returns the collaborator."""
+        validate_database_name(db_name)
+        validate_username(username)
+        validate_role(role)
+        path = database_path(db_name, f"/collaborators/{path_segment(username)}")
+        return self._api_client.call("PUT", path, json={"role": role})
+
+    def remove_collaborator(self, db_name: str, username: str) -> None:
+        """Take ``username``'s role on ``db_name`` away; anyone may remove themselves."""
+        validate_database_name(db_name)
+        validate_username(username)
+        path = database_path(db_name, f"/collaborators/{path_segment(username)}")
+        self._api_client.call("DELETE", path)
+
+    def create_service_account(self, name: str, role: Role, databases: Sequence[str]) -> Any:
+        """A service account with ``role`` on each of ``databases`` (``owner/name``), none
+        above the requester's own role there; returns it. Mint its keys with
+        ``create_service_account_key``."""
+        validate_role(role)
+        validate_database_names(databases)
+        body = {"name": name, "role": role, "databases": list(databases)}
+        return self._api_client.call("POST", "/service-account/", json=body)
+
+    def delete_service_account(self, service_account_id: str) -> None:
+        """Delete a service account; its keys stop working at once."""
+        path = resource_path("service-account", service_account_id)
+        self._api_client.call("DELETE", path)
 
 
 def bitdotio(

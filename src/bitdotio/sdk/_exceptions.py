@@ -5,7 +5,10 @@ What a ``bitdotio`` SDK object raises (contract §5.3, §5.4, §5.5):
 * ``ValueError``, before any I/O, with 2.2.1's messages:
   ``Invalid access token``; ``min_conn and max_conn must both be greater than or equal to
   zero``; ``min_conn must be strictly less than max_conn``; ``Invalid database name``;
-  ``Must provide file XOR file_url``; ``Must provide query_string XOR table_name``.
+  ``Must provide file XOR file_url``; ``Must provide query_string XOR table_name``. The
+  methods beyond 2.2.1 add ``Invalid role: must be ADMIN, WRITER or READER``,
+  ``Invalid username``, ``databases must be a list of database names`` and ``databases must
+  name at least one database``.
   ``bitdotio.config.ConfigError`` (a ``ValueError``) when a ``BITIO_*`` setting the SDK reads
   cannot be parsed.
 * ``TypeError`` when ``create_import_job`` gets a file opened in text mode (checked before
@@ -13,7 +16,8 @@ What a ``bitdotio`` SDK object raises (contract §5.3, §5.4, §5.5):
 * ``ApiError`` for every HTTP status >= 400. ``data`` is the parsed JSON body, or the raw
   text when the body is not JSON.
 * ``requests.exceptions.JSONDecodeError`` (also a ``ValueError``) when a 2xx body is not
-  JSON, and ``KeyError`` when a list body lacks its ``databases`` / ``service_accounts`` key.
+  JSON, and ``KeyError`` when a list body lacks its ``databases``, ``service_accounts``,
+  ``api_keys`` or ``collaborators`` key.
 * ``requests.exceptions.RequestException`` subclasses (``ConnectionError``, ``Timeout``,
   ...) unchanged, for network failures. There are no retries.
 * For direct connections: ``ImportError`` when psycopg2 is missing (after a hint on stderr),

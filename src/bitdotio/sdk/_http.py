@@ -24,6 +24,7 @@ __all__ = [
     "api_error",
     "database_path",
     "decode_response",
+    "path_segment",
     "resolve_base_url",
     "resource_path",
     "with_query",
@@ -53,7 +54,8 @@ def resolve_base_url(api_version: str, api_url: str | None, default_api_url: str
     return f"{base.rsplit('/', 1)[0]}/{api_version.strip('/')}"
 
 
-def _segment(value: object) -> str:
+def path_segment(value: object) -> str:
+    """One percent-encoded path part: ``/`` becomes ``%2F``, so a value is never two parts."""
     return quote(str(value), safe="")
 
 
@@ -64,12 +66,12 @@ def database_path(db_name: str, suffix: str = "") -> str:
     ending in ``/import`` cannot be mistaken for the import route (contract §2.1).
     """
     owner, _, name = db_name.partition("/")
-    return f"/db/{_segment(owner)}/{_segment(name)}{suffix}"
+    return f"/db/{path_segment(owner)}/{path_segment(name)}{suffix}"
 
 
 def resource_path(collection: str, resource_id: object, suffix: str = "") -> str:
     """``/<collection>/<id><suffix>`` with the id percent-encoded, e.g. ``/import/<id>``."""
-    return f"/{collection}/{_segment(resource_id)}{suffix}"
+    return f"/{collection}/{path_segment(resource_id)}{suffix}"
 
 
 def with_query(path: str, params: Mapping[str, str]) -> str:

@@ -1,15 +1,27 @@
-"""Client-side checks that run before any I/O, with 2.2.1's exact messages (contract §1, §5.2)."""
+"""Client-side checks that run before any I/O, with 2.2.1's exact messages (contract §1, §5.2);
+the role, username and database-list checks are for the methods beyond 2.2.1."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Literal
 
 __all__ = [
+    "ROLES",
+    "Role",
     "validate_database_name",
+    "validate_database_names",
     "validate_new_database_name",
     "validate_pool_bounds",
+    "validate_role",
     "validate_token",
+    "validate_username",
 ]
+
+# The roles a collaborator or a service account can be given; OWNER is never given (§2.6, §8).
+Role = Literal["ADMIN", "WRITER", "READER"]
+ROLES: tuple[Role, ...] = ("ADMIN", "WRITER", "READER")
 
 _TOKEN = re.compile(r"^v2_\w+$")
 # Owner part of at most 38 characters starting with a word character, then a 1-23 character
@@ -39,3 +51,24 @@ def validate_pool_bounds(min_conn: int, max_conn: int) -> None:
         raise ValueError("min_conn and max_conn must both be greater than or equal to zero")
     if min_conn >= max_conn:
         raise ValueError("min_conn must be strictly less than max_conn")
+
+
+def validate_role(role: object) -> None:
+    if role not in ROLES:
+        raise ValueError("Invalid role: must be ADMIN, WRITER or READER")
+
+
+def validate_username(username: object) -> None:
+    # Only what would change the URL's meaning: the server decides which usernames exist.
+    if not isinstance(username, str) or not username:
+        raise ValueError("Invalid username")
+
+
+def validate_database_names(db_names: object) -> None:
+    """A non-empty list of ``owner/name`` strings; a lone string is refused, not split."""
+    if isinstance(db_names, str) or not isinstance(db_names, Sequence):
+        raise ValueError("databases must be a list of database names")
+    if not db_names:
+        raise ValueError("databases must name at least one database")
+    for db_name in db_names:
+        validate_database_name(db_name)

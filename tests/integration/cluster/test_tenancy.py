@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import psycopg
-from psycopg.conninfo import make_conninfo
 import pytest
 from fastapi.testclient import TestClient
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from bitdotio.cluster.bootstrap import Cluster
 from tests.integration.conftest import User

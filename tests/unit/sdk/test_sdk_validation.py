@@ -4,9 +4,12 @@ import pytest
 
 from bitdotio.sdk._validation import (
     validate_database_name,
+    validate_database_names,
     validate_new_database_name,
     validate_pool_bounds,
+    validate_role,
     validate_token,
+    validate_username,
 )
 
 
@@ -71,3 +74,25 @@ def test_pool_bounds(min_conn: int, max_conn: int, message: str) -> None:
     with pytest.raises(ValueError) as excinfo:
         validate_pool_bounds(min_conn, max_conn)
     assert str(excinfo.value) == message
+
+
+@pytest.mark.parametrize("role", ["ADMIN", "WRITER", "READER"])
+def test_valid_roles(role: str) -> None:
+    validate_role(role)
+
+
+@pytest.mark.parametrize("role", ["OWNER", "reader", "", None, ["READER"]])
+def test_invalid_roles(role: object) -> None:
+    with pytest.raises(ValueError, match=r"^Invalid role: must be ADMIN, WRITER or READER$"):
+        validate_role(role)
+
+
+@pytest.mark.parametrize("username", ["", None, 7])
+def test_invalid_usernames(username: object) -> None:
+    with pytest.raises(ValueError, match=r"^Invalid username$"):
+        validate_username(username)
+
+
+def test_database_names_take_a_list_or_tuple() -> None:
+    validate_database_names(["alice/one"])
+    validate_database_names(("alice/one", "bob/two"))

@@ -57,10 +57,10 @@ def _check_change(
     record: DatabaseRecord, principal: Principal, current: str | None, new: str | None
 ) -> None:
     """May ``principal`` change a collaborator from ``current`` to ``new`` (None: absent)?"""
-    if current == "OWNER":
-        raise BitError("BIT112", "The owner's role cannot be changed or removed here")
     if not allows(record, "manage"):
         raise BitError("BIT105", "Only the owner or an admin can manage collaborators")
+    if current == "OWNER":
+        raise BitError("BIT112", "The owner's role cannot be changed or removed here")
     if "ADMIN" in (current, new) and record.role != "OWNER":
         raise BitError("BIT105", "Only the owner can give or take the ADMIN role")
 

@@ -99,7 +99,7 @@ async def create_service_account(
             )
         except psycopg.errors.UniqueViolation:
             raise BitError(
-                "BIT107", f"You already have a service account named {body.name!r}"
+                "BIT205", f"You already have a service account named {body.name!r}"
             ) from None
         account = await service_accounts.get(conn, principal.user_id, account_id)
     assert account is not None
