@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install system-deps run test lint typecheck format bench bench-proxy bench-import clean
+.PHONY: install system-deps run test lint typecheck format bench bench-proxy bench-import bench-export clean
 
 install: $(STAMP)
 
@@ -45,6 +45,9 @@ bench-proxy: install
 
 bench-import: install system-deps
 	$(BIN)/python benchmarks/import.py
+
+bench-export: install system-deps
+	$(BIN)/python benchmarks/export.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .cache

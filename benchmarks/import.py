@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,7 +41,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _csvgen import write_csv
-from http_query import ROOT, Ours, clean_env, free_port, stop
+from _embedded import bench_physical_name, peak_rss_kb, psql, start_worker
+from http_query import Ours, stop
 
 from bitdotio.sdk import BitdotioClient
 
@@ -71,34 +71,6 @@ def import_once(sdk: BitdotioClient, path: Path, table: str) -> tuple[float, flo
     return finished, seen, done
 
 
-def physical_name(ours: Ours) -> str:
-    out = subprocess.run(
-        [
-            "psql",
-            "-h",
-            str(Path(ours.data_dir) / "run"),
-            "-U",
-            "bitio",
-            "-d",
-            "bitio_catalog",
-            "-Atc",
-            "SELECT physical_name FROM databases WHERE name = 'bench'",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout.strip()
-
-
-def psql(ours: Ours, dbname: str, *commands: str) -> None:
-    args = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(Path(ours.data_dir) / "run")]
-    args += ["-U", "bitio", "-d", dbname]
-    for command in commands:
-        args += ["-c", command]
-    subprocess.run(args, check=True, capture_output=True)
-
-
 def copy_once(ours: Ours, dbname: str, path: Path, like: str, table: str) -> float:
     psql(ours, dbname, f"CREATE TABLE {table} (LIKE {like})")
     started = time.monotonic()
@@ -118,7 +90,7 @@ def throughput(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     try:
         ours.api("POST", "/db/", {"name": "bench"})
         sdk = BitdotioClient(ours.admin_key, api_url=f"{ours.url}/v2beta", timeout=600)
-        dbname = physical_name(ours)
+        dbname = bench_physical_name(ours)
         # Warm-up: the first import also pays for loading the readers.
         _, _, first = import_once(sdk, path, "warmup")
         print(f"warm-up: {first['result']['tables']}", flush=True)
@@ -161,26 +133,13 @@ def peak_rss(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     worker = None
     try:
         ours.api("POST", "/db/", {"name": "bench"})
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "bitdotio", "serve", "--only", "worker"],
-            env=clean_env(
-                BITIO_DATA_DIR=ours.data_dir,
-                BITIO_HTTP_PORT=str(free_port()),
-                BITIO_PG_PORT=str(free_port()),
-            ),
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=open(work / "worker.err", "wb"),  # noqa: SIM115
-        )
+        worker = start_worker(ours, work / "worker.err")
         sdk = BitdotioClient(ours.admin_key, api_url=f"{ours.url}/v2beta", timeout=1200)
         elapsed, _, _ = import_once(sdk, path, "big")
-        status = Path(f"/proc/{worker.pid}/status").read_text()
-        hwm_kb = int(
-            next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1]
-        )
+        hwm_kb = peak_rss_kb(worker.pid)
         sdk.close()
     finally:
-        stop(worker)  # type: ignore[arg-type]
+        stop(worker)
         ours.stop()
     size_mb = path.stat().st_size / 1e6
     return {"size_mb": size_mb, "seconds": elapsed, "peak_rss_mb": hwm_kb / 1024}

@@ -32,8 +32,8 @@ from bitdotio.exports.source import Column, Source
 __all__ = ["arrow_type", "write_parquet"]
 
 _FETCH_ROWS = 5_000
-_ROW_GROUP_BYTES = 64 * 1024 * 1024
-_ROW_GROUP_ROWS = 1_000_000
+_ROW_GROUP_BYTES = 16 * 1024 * 1024
+_ROW_GROUP_ROWS = 250_000
 
 _SCALARS: dict[str, pa.DataType] = {
     "int2": pa.int16(),
@@ -96,6 +96,7 @@ def write_parquet(
             if pending_bytes >= _ROW_GROUP_BYTES or pending_rows >= _ROW_GROUP_ROWS:
                 writer.write_table(pa.Table.from_batches(pending, schema), _ROW_GROUP_ROWS)
                 pending, pending_bytes, pending_rows = [], 0, 0
+                pa.default_memory_pool().release_unused()  # Arrow's allocator keeps freed pages
             if stop is not None and stop.is_set():
                 raise ExportFailure("Interrupted", "The worker stopped during the export")
         if pending or rows == 0:
