@@ -19,7 +19,16 @@ from bitdotio.catalog.names import FullName
 from bitdotio.catalog.rights import Decision, decide
 from bitdotio.errors import BitError
 
-__all__ = ["DatabaseRecord", "by_id", "delete", "insert", "list_for", "resolve", "update"]
+__all__ = [
+    "DatabaseRecord",
+    "by_id",
+    "delete",
+    "insert",
+    "list_for",
+    "resolve",
+    "transfer",
+    "update",
+]
 
 
 @dataclass(frozen=True)
@@ -248,6 +257,38 @@ async def update(
                 ),
                 [changes[column], record.id],
             )
+
+
+async def transfer(
+    conn: psycopg.AsyncConnection,
+    record: DatabaseRecord,
+    new_owner_id: uuid.UUID,
+    *,
+    reservation_days: int,
+) -> None:
+    """Make another user the owner: the database moves to their namespace (409 if they have
+    one by that name), the old owner stays on as ADMIN, and the old ``owner/name`` keeps
+    resolving to it for the reservation period, as after a rename."""
+    await _check_reservation(conn, new_owner_id, record.name, record.id)
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                "UPDATE databases SET owner_id = %s WHERE id = %s", [new_owner_id, record.id]
+            )
+    except psycopg.errors.UniqueViolation:
+        raise BitError(
+            "BIT102", f"The new owner already has a database named {record.name!r}"
+        ) from None
+    await conn.execute(
+        "UPDATE database_grants SET role = 'ADMIN' WHERE database_id = %s AND user_id = %s",
+        [record.id, record.owner_id],
+    )
+    await conn.execute(
+        "INSERT INTO database_grants (database_id, user_id, role) VALUES (%s, %s, 'OWNER')"
+        " ON CONFLICT (database_id, user_id) DO UPDATE SET role = 'OWNER'",
+        [record.id, new_owner_id],
+    )
+    await _reserve(conn, record, reservation_days, record.id)
 
 
 async def delete(

@@ -79,9 +79,11 @@ def database_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[.
     return click.option("-d", "--database", required=True, help=help_text)
 
 
-def role_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def role_option(
+    help_text: str, roles: tuple[str, ...] = ROLES
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     # Spelled as the API spells roles; the SDK checks them the same way.
-    return click.option("-r", "--role", required=True, type=click.Choice(ROLES), help=help_text)
+    return click.option("-r", "--role", required=True, type=click.Choice(roles), help=help_text)
 
 
 data_dir_option = click.option(

@@ -7,7 +7,7 @@ import click
 
 from bitdotio.cli._options import database_option, echo_json, pass_sdk, role_option
 from bitdotio.sdk import BitdotioClient
-from bitdotio.sdk._validation import Role
+from bitdotio.sdk._validation import COLLABORATOR_ROLES, CollaboratorRole
 
 __all__ = ["collaborators"]
 
@@ -30,9 +30,11 @@ def list_collaborators(sdk: BitdotioClient, database: str) -> None:
 @collaborators.command("set")
 @database_option("Name of the database, owner/name")
 @username_option
-@role_option("The role to give")
+@role_option("The role to give; OWNER transfers the database", COLLABORATOR_ROLES)
 @pass_sdk
-def set_collaborator(sdk: BitdotioClient, database: str, username: str, role: Role) -> None:
+def set_collaborator(
+    sdk: BitdotioClient, database: str, username: str, role: CollaboratorRole
+) -> None:
     """Give a user a role on the database, or change theirs; print the collaborator as JSON."""
     echo_json(sdk.set_collaborator(database, username, role))
 

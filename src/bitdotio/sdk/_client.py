@@ -21,6 +21,8 @@ from bitdotio.sdk._http import (
 from bitdotio.sdk._multipart import MultipartBody
 from bitdotio.sdk._pools import DatabasePools, build_dsn, import_psycopg2
 from bitdotio.sdk._validation import (
+    COLLABORATOR_ROLES,
+    CollaboratorRole,
     Role,
     validate_database_name,
     validate_database_names,
@@ -290,12 +292,13 @@ class BitdotioClient:
         path = database_path(db_name, "/collaborators/")
         return self._api_client.call("GET", path, returning="collaborators")
 
-    def set_collaborator(self, db_name: str, username: str, role: Role) -> Any:
+    def set_collaborator(self, db_name: str, username: str, role: CollaboratorRole) -> Any:
         """Give ``username`` the role ``ADMIN``, ``WRITER`` or ``READER`` on ``db_name``, or
-        change the role they have; returns the collaborator."""
+        change the role they have; ``OWNER`` (the owner only) transfers the database to them.
+        Returns the collaborator."""
         validate_database_name(db_name)
         validate_username(username)
-        validate_role(role)
+        validate_role(role, COLLABORATOR_ROLES)
         path = database_path(db_name, f"/collaborators/{path_segment(username)}")
         return self._api_client.call("PUT", path, json={"role": role})
 

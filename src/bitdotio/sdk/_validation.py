@@ -19,9 +19,12 @@ __all__ = [
     "validate_username",
 ]
 
-# The roles a collaborator or a service account can be given; OWNER is never given (§2.6, §8).
+# The roles a service account can be given (§8); a collaborator can also be made OWNER, which
+# transfers the database.
 Role = Literal["ADMIN", "WRITER", "READER"]
 ROLES: tuple[Role, ...] = ("ADMIN", "WRITER", "READER")
+CollaboratorRole = Literal["OWNER", "ADMIN", "WRITER", "READER"]
+COLLABORATOR_ROLES: tuple[CollaboratorRole, ...] = ("OWNER", *ROLES)
 
 _TOKEN = re.compile(r"^v2_\w+$")
 # Owner part of at most 38 characters starting with a word character, then a 1-23 character
@@ -53,9 +56,9 @@ def validate_pool_bounds(min_conn: int, max_conn: int) -> None:
         raise ValueError("min_conn must be strictly less than max_conn")
 
 
-def validate_role(role: object) -> None:
-    if role not in ROLES:
-        raise ValueError("Invalid role: must be ADMIN, WRITER or READER")
+def validate_role(role: object, allowed: tuple[str, ...] = ROLES) -> None:
+    if role not in allowed:
+        raise ValueError(f"Invalid role: must be {', '.join(allowed[:-1])} or {allowed[-1]}")
 
 
 def validate_username(username: object) -> None:

@@ -103,7 +103,7 @@ def test_collaborators_are_listed_changed_and_removed(
 
 @pytest.mark.parametrize(
     ("body", "status"),
-    [({"role": "OWNER"}, 422), ({"role": "admin"}, 422), ({}, 422)],
+    [({"role": "owner"}, 422), ({"role": "admin"}, 422), ({}, 422)],
 )
 def test_bad_roles_are_refused(
     client: TestClient, alice: User, bob: User, database: str, body: dict[str, str], status: int
@@ -248,3 +248,32 @@ def test_a_service_account_never_exceeds_its_owner(
     # bob loses his role: his service account loses it with him
     client.delete(f"/v2beta/db/{database}/collaborators/{bob.username}", headers=alice.headers)
     assert sql(client, sa_key, database, "SELECT x FROM t").status_code == 404
+
+
+def test_the_owner_transfers_a_database(
+    client: TestClient, alice: User, bob: User, database: str
+) -> None:
+    name = database.split("/")[1]
+    share(client, alice, database, bob.username, "ADMIN")
+    assert share(client, bob, database, bob.username, "OWNER").status_code == 403
+    moved = share(client, alice, database, bob.username, "OWNER")
+    assert moved.status_code == 200 and moved.json()["role"] == "OWNER"
+    new_name = f"{bob.username}/{name}"
+    got = client.get(f"/v2beta/db/{new_name}", headers=bob.headers).json()
+    assert got["name"] == new_name and got["role"] == "OWNER"
+    mine = client.get(f"/v2beta/db/{new_name}", headers=alice.headers).json()
+    assert mine["role"] == "ADMIN"
+    # the old name keeps resolving for the reservation period, as after a rename
+    assert sql(client, alice, database, "SELECT x FROM t").json()["data"] == [[1]]
+    assert client.delete(f"/v2beta/db/{new_name}", headers=alice.headers).status_code == 403
+    assert client.delete(f"/v2beta/db/{new_name}", headers=bob.headers).status_code == 200
+
+
+def test_a_transfer_into_a_name_the_new_owner_has_is_refused(
+    client: TestClient, alice: User, bob: User, database: str
+) -> None:
+    name = database.split("/")[1]
+    assert client.post("/v2beta/db/", json={"name": name}, headers=bob.headers).status_code == 201
+    refused = share(client, alice, database, bob.username, "OWNER")
+    assert refused.status_code == 409
+    assert client.get(f"/v2beta/db/{database}", headers=alice.headers).json()["role"] == "OWNER"

@@ -79,10 +79,10 @@ def test_collaborators_check_the_database_name(invoke: Invoke, wire: RecordingAd
         (["set", "-d", "a/b", "-u", "bob"], "Missing option '-r' / '--role'"),
         (
             ["set", "-d", "a/b", "-u", "bob", "-r", "reader"],
-            "Invalid value for '-r' / '--role': 'reader' is not one of 'ADMIN', 'WRITER', "
-            "'READER'.",
+            "Invalid value for '-r' / '--role': 'reader' is not one of 'OWNER', 'ADMIN', "
+            "'WRITER', 'READER'.",
         ),
-        (["set", "-d", "a/b", "-u", "bob", "-r", "OWNER"], "'OWNER' is not one of"),
+        (["set", "-d", "a/b", "-u", "bob", "-r", "owner"], "'owner' is not one of"),
         (["remove", "-d", "a/b"], "Missing option '-u' / '--username'"),
         (["list"], "Missing option '-d' / '--database'"),
     ],
@@ -202,5 +202,7 @@ def test_help_needs_no_key(invoke: Invoke, args: list[str]) -> None:
 
 
 def test_role_choices_in_the_help(invoke: Invoke) -> None:
-    for args in (["db", "collaborators", "set"], ["service-account", "create"]):
-        assert "-r, --role [ADMIN|WRITER|READER]" in invoke(*args, "--help").stdout
+    help_text = invoke("db", "collaborators", "set", "--help").stdout
+    assert "-r, --role [OWNER|ADMIN|WRITER|READER]" in help_text
+    help_text = invoke("service-account", "create", "--help").stdout
+    assert "-r, --role [ADMIN|WRITER|READER]" in help_text

@@ -68,7 +68,7 @@ class TestCollaborators:
             (lambda sdk: sdk.set_collaborator("a/b", "", "READER"), r"^Invalid username$"),
             (lambda sdk: sdk.set_collaborator("a/b", None, "READER"), r"^Invalid username$"),
             (lambda sdk: sdk.set_collaborator("a/b", "bob", "reader"), r"^Invalid role: "),
-            (lambda sdk: sdk.set_collaborator("a/b", "bob", "OWNER"), r"^Invalid role: "),
+            (lambda sdk: sdk.set_collaborator("a/b", "bob", "owner"), r"^Invalid role: "),
             (lambda sdk: sdk.remove_collaborator("mydb", "bob"), r"^Invalid database name$"),
             (lambda sdk: sdk.remove_collaborator("a/b", ""), r"^Invalid username$"),
         ],

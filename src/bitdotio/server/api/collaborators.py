@@ -2,8 +2,9 @@
 
 bit.io managed collaborators in its web console only; these endpoints are ours (documented in
 docs/reference/api.md). Anyone with a role on the database may list them. OWNER and ADMIN
-manage them; only the OWNER gives or takes the ADMIN role; nobody gives OWNER here, and the
-OWNER cannot be removed. Anyone may remove themselves. Every change is applied to Postgres at
+manage them; only the OWNER gives or takes the ADMIN role. Only the OWNER gives OWNER: that
+transfers the database to that user's namespace, the old owner staying on as ADMIN. The OWNER
+cannot be removed. Anyone may remove themselves. Every change is applied to Postgres at
 once (``tenancy.apply_rights``), ending the sessions that lost a right.
 """
 
@@ -32,7 +33,7 @@ State = Annotated[AppState, Depends(get_state)]
 
 
 class SetRole(BaseModel):
-    role: Literal["ADMIN", "WRITER", "READER"]
+    role: Literal["OWNER", "ADMIN", "WRITER", "READER"]
 
 
 def collaborator_json(c: Collaborator) -> dict[str, Any]:
@@ -79,8 +80,16 @@ async def set_collaborator(
         if user_id is None:
             raise BitError("BIT111", f"No user is named {username!r}")
         current = await grants.role_of(conn, record.id, user_id)
-        _check_change(record, principal, current, body.role)
-        await grants.set_role(conn, record.id, user_id, body.role)
+        if body.role == "OWNER":
+            if current != "OWNER":
+                if record.role != "OWNER":
+                    raise BitError("BIT105", "Only the owner can transfer a database")
+                await databases.transfer(
+                    conn, record, user_id, reservation_days=state.settings.name_reservation_days
+                )
+        else:
+            _check_change(record, principal, current, body.role)
+            await grants.set_role(conn, record.id, user_id, body.role)
         await tenancy.apply_rights(state.cluster.access, conn, record.id)
         found = [
             c
