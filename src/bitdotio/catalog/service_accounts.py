@@ -10,6 +10,8 @@ from typing import Any
 
 import psycopg
 
+from bitdotio.catalog.rights import ROLES
+
 __all__ = [
     "ServiceAccount",
     "delete",
@@ -27,16 +29,15 @@ class ServiceAccount:
     name: str
     role_name: str
     date_created: datetime
-    role: str | None  # its role on its databases (one for all, as bit.io showed it)
-    databases: list[tuple[uuid.UUID, str]] = field(default_factory=list)  # id, owner/name
+    role: str | None  # its strongest role on its databases (bit.io showed one role)
+    databases: list[tuple[uuid.UUID, str, str]] = field(default_factory=list)  # id, name, role
     token_count: int = 0
     active_token_count: int = 0
 
 
 _SELECT = """
 SELECT sa.id, sa.owner_id, sa.name, sa.role_name, sa.date_created,
-       (SELECT max(s.role) FROM service_account_databases s WHERE s.service_account_id = sa.id),
-       coalesce((SELECT array_agg(ARRAY[d.id::text, o.username || '/' || d.name]
+       coalesce((SELECT array_agg(ARRAY[d.id::text, o.username || '/' || d.name, s.role]
                                   ORDER BY o.username, d.name)
                  FROM service_account_databases s JOIN databases d ON d.id = s.database_id
                  JOIN users o ON o.id = d.owner_id WHERE s.service_account_id = sa.id),
@@ -49,15 +50,17 @@ FROM service_accounts sa
 
 
 def _record(row: tuple[Any, ...]) -> ServiceAccount:
-    account_id, owner_id, name, role_name, date_created, role, dbs, tokens, active = row
+    account_id, owner_id, name, role_name, date_created, dbs, tokens, active = row
+    scope = [(uuid.UUID(i), n, r) for i, n, r in dbs]
+    strongest = max((r for _, _, r in scope), key=ROLES.index, default=None)
     return ServiceAccount(
         account_id,
         owner_id,
         name,
         role_name,
         date_created,
-        role,
-        [(uuid.UUID(i), n) for i, n in dbs],
+        strongest,
+        scope,
         int(tokens),
         int(active),
     )
@@ -69,15 +72,14 @@ async def insert(
     owner_id: uuid.UUID,
     name: str,
     role_name: str,
-    role: str,
-    database_ids: list[uuid.UUID],
+    scope: dict[uuid.UUID, str],
 ) -> uuid.UUID:
     account_id = uuid.uuid4()
     await conn.execute(
         "INSERT INTO service_accounts (id, owner_id, name, role_name) VALUES (%s, %s, %s, %s)",
         [account_id, owner_id, name, role_name],
     )
-    for database_id in database_ids:
+    for database_id, role in scope.items():
         await conn.execute(
             "INSERT INTO service_account_databases (service_account_id, database_id, role)"
             " VALUES (%s, %s, %s)",

@@ -12,7 +12,6 @@ import click
 from bitdotio import config
 from bitdotio.sdk import BitdotioClient
 from bitdotio.sdk._http import CLI_USER_AGENT
-from bitdotio.sdk._validation import ROLES
 
 __all__ = [
     "MISSING_KEY_MESSAGE",
@@ -80,7 +79,7 @@ def database_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[.
 
 
 def role_option(
-    help_text: str, roles: tuple[str, ...] = ROLES
+    help_text: str, roles: tuple[str, ...]
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     # Spelled as the API spells roles; the SDK checks them the same way.
     return click.option("-r", "--role", required=True, type=click.Choice(roles), help=help_text)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from bitdotio.cli._options import echo_json, pass_sdk, role_option
+from bitdotio.cli._options import echo_json, pass_sdk
 from bitdotio.sdk import BitdotioClient
-from bitdotio.sdk._validation import Role
+from bitdotio.sdk._validation import ROLES, Role
 
 __all__ = ["key", "service_account"]
 
@@ -52,21 +52,32 @@ def service_account() -> None:
 
 @service_account.command("create")
 @click.option("-n", "--name", required=True, help="Name of the service account")
-@role_option("Its role on each of its databases, at most yours")
+@click.option(
+    "-r",
+    "--role",
+    type=click.Choice(ROLES),
+    help="Its role on the databases that name none, at most yours",
+)
 @click.option(
     "-d",
     "--database",
     "databases",
     required=True,
     multiple=True,
-    help="A database it may use, owner/name; repeat for several",
+    help="A database it may use, owner/name or owner/name=ROLE; repeat for several",
 )
 @pass_sdk
 def create_service_account(
-    sdk: BitdotioClient, name: str, role: Role, databases: tuple[str, ...]
+    sdk: BitdotioClient, name: str, role: Role | None, databases: tuple[str, ...]
 ) -> None:
     """Create a service account and print it as JSON; then give it a key with create-key."""
-    echo_json(sdk.create_service_account(name, role, list(databases)))
+    scope: list[str | dict[str, str]] = []
+    for entry in databases:
+        database, sep, own = entry.partition("=")
+        if not sep and role is None:
+            raise click.UsageError(f"Give -r/--role, or a role for {database} (-d {database}=ROLE)")
+        scope.append({"name": database, "role": own} if sep else database)
+    echo_json(sdk.create_service_account(name, role, scope))
 
 
 @service_account.command("list")

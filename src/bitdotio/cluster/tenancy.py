@@ -166,8 +166,7 @@ async def create_service_account(
     *,
     owner_id: uuid.UUID,
     name: str,
-    role: str,
-    database_ids: list[uuid.UUID],
+    scope: dict[uuid.UUID, str],
 ) -> uuid.UUID:
     """The account's row and scope, its LOGIN role (not in the public group: it sees nothing
     outside its scope), and the group memberships its scope gives it. Inside ``conn``'s
@@ -180,10 +179,9 @@ async def create_service_account(
             owner_id=owner_id,
             name=name,
             role_name=role_name,
-            role=role,
-            database_ids=database_ids,
+            scope=scope,
         )
-        for database_id in database_ids:
+        for database_id in scope:
             await apply_rights(access, conn, database_id)
     except BaseException:
         await provisioning.drop_role(access, role_name)

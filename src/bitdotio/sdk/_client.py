@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import IO, Any, Literal
@@ -25,10 +25,10 @@ from bitdotio.sdk._validation import (
     CollaboratorRole,
     Role,
     validate_database_name,
-    validate_database_names,
     validate_new_database_name,
     validate_pool_bounds,
     validate_role,
+    validate_scope,
     validate_token,
     validate_username,
 )
@@ -309,19 +309,30 @@ class BitdotioClient:
         path = database_path(db_name, f"/collaborators/{path_segment(username)}")
         self._api_client.call("DELETE", path)
 
-    def create_service_account(self, name: str, role: Role, databases: Sequence[str]) -> Any:
-        """A service account with ``role`` on each of ``databases`` (``owner/name``), none
-        above the requester's own role there; returns it. Mint its keys with
+    def create_service_account(
+        self,
+        name: str,
+        role: Role | None,
+        databases: Sequence[str | Mapping[str, str]],
+    ) -> Any:
+        """A service account on ``databases``: ``owner/name`` strings get ``role``, and
+        ``{"name": "owner/name", "role": "WRITER"}`` entries their own role; none above the
+        requester's own role there. Returns it; mint its keys with
         ``create_service_account_key``."""
-        validate_role(role)
-        validate_database_names(databases)
-        body = {"name": name, "role": role, "databases": list(databases)}
+        validate_scope(databases, role)
+        body = _without_none(
+            {"name": name, "role": role, "databases": [_scope_entry(d) for d in databases]}
+        )
         return self._api_client.call("POST", "/service-account/", json=body)
 
     def delete_service_account(self, service_account_id: str) -> None:
         """Delete a service account; its keys stop working at once."""
         path = resource_path("service-account", service_account_id)
         self._api_client.call("DELETE", path)
+
+
+def _scope_entry(entry: str | Mapping[str, str]) -> str | dict[str, str]:
+    return entry if isinstance(entry, str) else dict(entry)
 
 
 def bitdotio(

@@ -4,17 +4,17 @@ the role, username and database-list checks are for the methods beyond 2.2.1."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 __all__ = [
     "ROLES",
     "Role",
     "validate_database_name",
-    "validate_database_names",
     "validate_new_database_name",
     "validate_pool_bounds",
     "validate_role",
+    "validate_scope",
     "validate_token",
     "validate_username",
 ]
@@ -67,11 +67,24 @@ def validate_username(username: object) -> None:
         raise ValueError("Invalid username")
 
 
-def validate_database_names(db_names: object) -> None:
-    """A non-empty list of ``owner/name`` strings; a lone string is refused, not split."""
+def validate_scope(db_names: object, role: object) -> None:
+    """A non-empty list of ``owner/name`` strings or ``{"name": ..., "role": ...}`` mappings
+    (a lone string is refused, not split); every database needs a role, its own or ``role``."""
     if isinstance(db_names, str) or not isinstance(db_names, Sequence):
         raise ValueError("databases must be a list of database names")
     if not db_names:
         raise ValueError("databases must name at least one database")
-    for db_name in db_names:
-        validate_database_name(db_name)
+    if role is not None:
+        validate_role(role)
+    for entry in db_names:
+        if isinstance(entry, Mapping):
+            validate_database_name(entry.get("name"))
+            own = entry.get("role")
+            if own is not None:
+                validate_role(own)
+            elif role is None:
+                raise ValueError(f"No role for {entry.get('name')}: give one, or a default")
+        else:
+            validate_database_name(entry)
+            if role is None:
+                raise ValueError(f"No role for {entry}: give one, or a default")

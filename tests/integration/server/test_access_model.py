@@ -277,3 +277,37 @@ def test_a_transfer_into_a_name_the_new_owner_has_is_refused(
     refused = share(client, alice, database, bob.username, "OWNER")
     assert refused.status_code == 409
     assert client.get(f"/v2beta/db/{database}", headers=alice.headers).json()["role"] == "OWNER"
+
+
+def test_a_service_account_has_a_role_per_database(
+    client: TestClient, alice: User, database: str, db_name: str
+) -> None:
+    other = client.post("/v2beta/db/", json={"name": db_name + "w"}, headers=alice.headers)
+    writable = other.json()["name"]
+    sql(client, alice, writable, "CREATE TABLE t (x int)")
+    made = client.post(
+        "/v2beta/service-account/",
+        json={
+            "name": "mixed",
+            "role": "READER",
+            "databases": [database, {"name": writable, "role": "WRITER"}],
+        },
+        headers=alice.headers,
+    )
+    assert made.status_code == 201, made.text
+    account = made.json()
+    assert account["role"] == "WRITER"  # the strongest, in bit.io's one-role shape
+    assert sorted((d["name"], d["role"]) for d in account["databases"]) == sorted(
+        [(database, "READER"), (writable, "WRITER")]
+    )
+    sa_key = client.post(
+        f"/v2beta/service-account/{account['id']}/api-key/", headers=alice.headers
+    ).json()["api_key"]
+    assert sql(client, sa_key, writable, "INSERT INTO t VALUES (1)").status_code == 200
+    assert sql(client, sa_key, database, "INSERT INTO t VALUES (1)").status_code == 403
+    no_role = client.post(
+        "/v2beta/service-account/",
+        json={"name": "norole", "databases": [database]},
+        headers=alice.headers,
+    )
+    assert no_role.status_code == 422

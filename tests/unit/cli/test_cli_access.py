@@ -144,11 +144,20 @@ def test_service_account_create(invoke: Invoke, wire: RecordingAdapter) -> None:
     assert wire.bodies[-1] == b'{"name": "bot", "role": "READER", "databases": ["a/b", "a/c"]}'
 
 
+def test_service_account_create_with_a_role_per_database(
+    invoke: Invoke, wire: RecordingAdapter
+) -> None:
+    wire.reply(201, ACCOUNT)
+    result = run(invoke, "service-account", "create", "-n", "bot", "-d", "a/b=WRITER")
+    assert result.exit_code == 0, result.output
+    assert wire.bodies[-1] == (b'{"name": "bot", "databases": [{"name": "a/b", "role": "WRITER"}]}')
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["-n", "bot", "-r", "READER"], "Missing option '-d' / '--database'"),
-        (["-n", "bot", "-d", "a/b"], "Missing option '-r' / '--role'"),
+        (["-n", "bot", "-d", "a/b"], "Give -r/--role, or a role for a/b (-d a/b=ROLE)"),
         (["-r", "READER", "-d", "a/b"], "Missing option '-n' / '--name'"),
         (["-n", "bot", "-r", "OWNER", "-d", "a/b"], "'OWNER' is not one of"),
     ],

@@ -4,10 +4,10 @@ import pytest
 
 from bitdotio.sdk._validation import (
     validate_database_name,
-    validate_database_names,
     validate_new_database_name,
     validate_pool_bounds,
     validate_role,
+    validate_scope,
     validate_token,
     validate_username,
 )
@@ -93,6 +93,24 @@ def test_invalid_usernames(username: object) -> None:
         validate_username(username)
 
 
-def test_database_names_take_a_list_or_tuple() -> None:
-    validate_database_names(["alice/one"])
-    validate_database_names(("alice/one", "bob/two"))
+def test_a_scope_takes_a_list_or_tuple() -> None:
+    validate_scope(["alice/one"], "READER")
+    validate_scope(("alice/one", {"name": "bob/two", "role": "WRITER"}), "READER")
+    validate_scope([{"name": "bob/two", "role": "WRITER"}], None)
+
+
+@pytest.mark.parametrize(
+    ("databases", "role", "message"),
+    [
+        ("alice/one", "READER", "^databases must be a list"),
+        ([], "READER", "^databases must name at least one"),
+        (["alice/one"], None, "^No role for alice/one"),
+        ([{"name": "alice/one"}], None, "^No role for alice/one"),
+        ([{"name": "alice/one", "role": "OWNER"}], None, "^Invalid role"),
+        ([{"name": "nope", "role": "READER"}], None, "^Invalid database name"),
+        (["alice/one"], "OWNER", "^Invalid role"),
+    ],
+)
+def test_bad_scopes(databases: object, role: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        validate_scope(databases, role)

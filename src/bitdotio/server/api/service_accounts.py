@@ -1,7 +1,7 @@
 """``/v2beta/service-account/``: principals a user creates for programs, each limited to some
-of the user's databases with one role (contract §2.2 rows 11-14, §8). Listing, reading, minting
-keys and revoking them are bit.io's endpoints; creating and deleting are ours (bit.io had them
-in its web console). Only a user's own full key may use any of them (403 ``BIT202`` for a
+of the user's databases with a role on each (contract §2.2 rows 11-14, §8). Listing, reading,
+minting keys and revoking them are bit.io's endpoints; creating and deleting are ours (bit.io
+had them in its web console). Only a user's own full key may use any of them (403 ``BIT202`` for a
 service account's key, ``BIT203`` for a read-only key).
 """
 
@@ -34,10 +34,29 @@ State = Annotated[AppState, Depends(get_state)]
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
+ScopeRole = Literal["ADMIN", "WRITER", "READER"]
+
+
+class ScopeEntry(BaseModel):
+    name: str  # owner/name
+    role: ScopeRole | None = None  # default: the account's role
+
+
 class CreateServiceAccount(BaseModel):
     name: str
-    role: Literal["ADMIN", "WRITER", "READER"]
-    databases: list[str] = Field(min_length=1, max_length=100)  # owner/name
+    role: ScopeRole | None = None  # the role on every database that names none
+    databases: list[str | ScopeEntry] = Field(min_length=1, max_length=100)
+
+    def scope(self) -> dict[str, str]:
+        """owner/name -> role, or a 422 for a database without one."""
+        wanted: dict[str, str] = {}
+        for entry in self.databases:
+            name, role = (entry, None) if isinstance(entry, str) else (entry.name, entry.role)
+            role = role or self.role
+            if role is None:
+                raise invalid("role", f"give a role for {name!r} or a default", "value_error")
+            wanted[name] = role
+        return wanted
 
 
 def account_json(account: ServiceAccount) -> dict[str, Any]:
@@ -46,7 +65,7 @@ def account_json(account: ServiceAccount) -> dict[str, Any]:
         "name": account.name,
         "date_created": timestamp(account.date_created),
         "role": account.role,
-        "databases": [{"id": str(i), "name": n} for i, n in account.databases],
+        "databases": [{"id": str(i), "name": n, "role": r} for i, n, r in account.databases],
         "token_count": account.token_count,
         "active_token_count": account.active_token_count,
     }
@@ -75,27 +94,27 @@ async def create_service_account(
             "1-64 letters, digits, '_', '.' or '-', starting with a letter or digit",
             "value_error",
         )
+    wanted = body.scope()
     async with state.pools.catalog.connection() as conn, conn.transaction():
-        database_ids = []
-        for name in dict.fromkeys(body.databases):
+        scope: dict[uuid.UUID, str] = {}
+        for name, role in wanted.items():
             full = parse_full_name(name)
             record = None if full is None else await databases.resolve(conn, principal, full)
             if record is None or record.grant is None:
                 raise BitError("BIT104", f"Database {name!r} not found among your databases")
-            if ROLES.index(record.grant) < ROLES.index(body.role):
+            if ROLES.index(record.grant) < ROLES.index(role):
                 raise BitError(
                     "BIT105",
-                    f"You are {record.grant} on {name}: a service account cannot be given more",
+                    f"You are {record.grant} on {name}: a service account cannot be given {role}",
                 )
-            database_ids.append(record.id)
+            scope[record.id] = role
         try:
             account_id = await tenancy.create_service_account(
                 state.cluster.access,
                 conn,
                 owner_id=principal.user_id,
                 name=body.name,
-                role=body.role,
-                database_ids=database_ids,
+                scope=scope,
             )
         except psycopg.errors.UniqueViolation:
             raise BitError(
