@@ -93,7 +93,8 @@ class Pools:
         await conn.execute("DISCARD ALL")
 
     async def forget_database(self, physical_name: str) -> None:
-        """Close every pool on a database that is about to be dropped."""
+        """Close every pool on a database: it is about to be dropped, or sessions on it were
+        ended; pools open again on demand."""
         doomed = [k for k in self._tenant if k[0] == physical_name]
         for key in doomed:
             await self._tenant.pop(key).close()

@@ -91,6 +91,7 @@ async def set_collaborator(
             _check_change(record, principal, current, body.role)
             await grants.set_role(conn, record.id, user_id, body.role)
         await tenancy.apply_rights(state.cluster.access, conn, record.id)
+        await state.pools.forget_database(record.physical_name)  # their sessions just ended
         found = [
             c
             for c in await grants.list_for(conn, record.id)
@@ -120,4 +121,5 @@ async def remove_collaborator(
             raise BitError("BIT112", "The owner cannot leave their own database; delete it")
         await grants.remove(conn, record.id, user_id)
         await tenancy.apply_rights(state.cluster.access, conn, record.id)
+        await state.pools.forget_database(record.physical_name)  # their sessions just ended
     state.cache.invalidate()

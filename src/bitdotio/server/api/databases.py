@@ -162,6 +162,7 @@ async def update_database(
             )
             if changes.get("is_private", record.is_private) != record.is_private:
                 await tenancy.apply_rights(state.cluster.access, conn, record.id)
+                await state.pools.forget_database(record.physical_name)
         state.cache.invalidate()
         updated = await databases.resolve(
             conn,
