@@ -18,6 +18,7 @@ from bitdotio.catalog import export_jobs
 from bitdotio.catalog.export_jobs import ExportJobRecord
 from bitdotio.exports.formats import FORMATS, ExportFailure
 from bitdotio.exports.write import ExportRequest, export
+from bitdotio.jobs.outcome import failed, internal_error
 from bitdotio.jobs.rights import JobDenied, tenant_conninfo
 from bitdotio.jobs.runtime import Runtime
 from bitdotio.jobs.threads import until_cancelled
@@ -52,36 +53,15 @@ async def run(runtime: Runtime, job_id: uuid.UUID) -> None:
         )
         outcome = await _attempt(runtime, job, conninfo)
     except ExportFailure as failure:
-        outcome = _failed(job, failure.error_type, failure.as_details())
+        outcome = failed("export", job.id, failure.error_type, failure.as_details())
     except JobDenied as denied:
-        outcome = _failed(job, denied.error_type, {"message": denied.message})
+        outcome = failed("export", job.id, denied.error_type, {"message": denied.message})
     except Exception:
-        error_id = uuid.uuid4()
-        log.exception("export %s failed unexpectedly (error_id %s)", job.id, error_id)
-        outcome = _failed(
-            job,
-            "InternalError",
-            {
-                "message": "The export failed because of an error in the platform. "
-                f"Quote error_id {error_id} when you report it."
-            },
-            error_id,
-        )
+        outcome = internal_error("export", job.id)
     async with runtime.catalog.connection() as conn:
         finished = await export_jobs.finish(conn, job.id, **outcome)
     if not finished and outcome.get("file_key"):
         runtime.store.delete(outcome["file_key"])  # another attempt finished it first
-
-
-def _failed(
-    job: ExportJobRecord,
-    error_type: str,
-    details: dict[str, Any],
-    error_id: uuid.UUID | None = None,
-) -> dict[str, Any]:
-    error_id = error_id or uuid.uuid4()
-    log.info("export %s failed: %s (error_id %s)", job.id, error_type, error_id)
-    return {"error_type": error_type, "error_id": error_id, "error_details": details}
 
 
 async def _attempt(runtime: Runtime, job: ExportJobRecord, conninfo: str) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from bitdotio.imports.download import download
 from bitdotio.imports.read import read_file
 from bitdotio.imports.source import ImportFailure, ImportLimits, InferHeader
 from bitdotio.jobs.load import LoadedTable, load
+from bitdotio.jobs.outcome import failed, internal_error
 from bitdotio.jobs.rights import JobDenied, tenant_conninfo
 from bitdotio.jobs.runtime import Runtime
 from bitdotio.jobs.threads import until_cancelled
@@ -63,35 +64,14 @@ async def run(runtime: Runtime, job_id: uuid.UUID) -> None:
             )
             outcome = {"result": await _attempt(runtime, job, conninfo)}
     except ImportFailure as failure:
-        outcome = _failed(job, failure.error_type, failure.as_details())
+        outcome = failed("import", job.id, failure.error_type, failure.as_details())
     except JobDenied as denied:
-        outcome = _failed(job, denied.error_type, {"message": denied.message})
+        outcome = failed("import", job.id, denied.error_type, {"message": denied.message})
     except Exception:
-        error_id = uuid.uuid4()
-        log.exception("import %s failed unexpectedly (error_id %s)", job.id, error_id)
-        outcome = _failed(
-            job,
-            "InternalError",
-            {
-                "message": "The import failed because of an error in the platform. "
-                f"Quote error_id {error_id} when you report it."
-            },
-            error_id,
-        )
+        outcome = internal_error("import", job.id)
     async with runtime.catalog.connection() as conn:
         for key in await import_jobs.finish(conn, job.id, **outcome):
             runtime.store.delete(key)
-
-
-def _failed(
-    job: ImportJobRecord,
-    error_type: str,
-    details: dict[str, Any],
-    error_id: uuid.UUID | None = None,
-) -> dict[str, Any]:
-    error_id = error_id or uuid.uuid4()
-    log.info("import %s failed: %s (error_id %s)", job.id, error_type, error_id)
-    return {"error_type": error_type, "error_id": error_id, "error_details": details}
 
 
 async def _already_loaded(runtime: Runtime, job: ImportJobRecord) -> bool:

@@ -10,8 +10,10 @@ once (``tenancy.apply_rights``), ending the sessions that lost a right.
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any, Literal
 
+import psycopg
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
@@ -66,20 +68,25 @@ def _check_change(
         raise BitError("BIT105", "Only the owner can give or take the ADMIN role")
 
 
+async def _target(
+    conn: psycopg.AsyncConnection, principal: Principal, owner: str, name: str, username: str
+) -> tuple[DatabaseRecord, uuid.UUID, str | None]:
+    """The database (locked), the user named ``username`` and their current role on it."""
+    record = await databases.resolve(conn, principal, full_name_from_path(owner, name), lock=True)
+    if record is None:
+        raise BitError("BIT104")
+    user_id = await users.id_by_name(conn, username)
+    if user_id is None:
+        raise BitError("BIT111", f"No user is named {username!r}")
+    return record, user_id, await grants.role_of(conn, record.id, user_id)
+
+
 @route(router, "/db/{owner}/{name:path}/collaborators/{username}", "PUT")
 async def set_collaborator(
     owner: str, name: str, username: str, body: SetRole, principal: FullUser, state: State
 ) -> dict[str, Any]:
     async with state.pools.catalog.connection() as conn, conn.transaction():
-        record = await databases.resolve(
-            conn, principal, full_name_from_path(owner, name), lock=True
-        )
-        if record is None:
-            raise BitError("BIT104")
-        user_id = await users.id_by_name(conn, username)
-        if user_id is None:
-            raise BitError("BIT111", f"No user is named {username!r}")
-        current = await grants.role_of(conn, record.id, user_id)
+        record, user_id, current = await _target(conn, principal, owner, name, username)
         if body.role == "OWNER":
             if current != "OWNER":
                 if record.role != "OWNER":
@@ -106,14 +113,8 @@ async def remove_collaborator(
     owner: str, name: str, username: str, principal: FullUser, state: State
 ) -> None:
     async with state.pools.catalog.connection() as conn, conn.transaction():
-        record = await databases.resolve(
-            conn, principal, full_name_from_path(owner, name), lock=True
-        )
-        if record is None:
-            raise BitError("BIT104")
-        user_id = await users.id_by_name(conn, username)
-        current = None if user_id is None else await grants.role_of(conn, record.id, user_id)
-        if user_id is None or current is None:
+        record, user_id, current = await _target(conn, principal, owner, name, username)
+        if current is None:
             raise BitError("BIT111", f"{username!r} is not a collaborator on this database")
         if user_id != principal.user_id:  # anyone may leave
             _check_change(record, principal, current, None)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -24,7 +23,7 @@ from bitdotio.errors import BitError
 from bitdotio.exports.formats import FORMATS, default_file_name, safe_file_name
 from bitdotio.jobs.queue import defer_export
 from bitdotio.server.api import identifier, invalid, json_body, route, timestamp
-from bitdotio.server.api.databases import full_name_from_path, job_visible
+from bitdotio.server.api.databases import full_name_from_path, visible_job
 from bitdotio.server.auth import CurrentPrincipal
 from bitdotio.server.download_links import LinkSigner
 from bitdotio.server.state import AppState, get_state
@@ -131,17 +130,7 @@ def _json(state: AppState, request: Request, job: ExportJobRecord) -> dict[str, 
 async def get_export_job(
     export_id: str, request: Request, principal: CurrentPrincipal, state: State
 ) -> dict[str, Any]:
-    try:
-        job_id = uuid.UUID(export_id)
-    except ValueError:
-        raise BitError("BIT405") from None
-    async with state.pools.catalog.connection() as conn:
-        job = await export_jobs.get(conn, job_id)
-        visible = job is not None and await job_visible(
-            conn, principal, job.database_id, job.user_id
-        )
-    if job is None or not visible:
-        raise BitError("BIT405")
+    job = await visible_job(state, principal, export_id, export_jobs.get, "BIT405")
     return _json(state, request, job)
 
 

@@ -8,7 +8,6 @@ WRITER); the worker then loads as the caller's own role, so Postgres checks agai
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -19,7 +18,7 @@ from bitdotio.catalog.import_jobs import ImportJobRecord
 from bitdotio.errors import BitError
 from bitdotio.jobs.queue import defer_import
 from bitdotio.server.api import identifier, invalid, route, timestamp
-from bitdotio.server.api.databases import allows, full_name_from_path, job_visible
+from bitdotio.server.api.databases import allows, full_name_from_path, visible_job
 from bitdotio.server.auth import CurrentPrincipal
 from bitdotio.server.state import AppState, get_state
 from bitdotio.server.upload import ImportForm, read_form
@@ -121,15 +120,5 @@ async def create_import_job(
 async def get_import_job(
     import_id: str, request: Request, principal: CurrentPrincipal, state: State
 ) -> dict[str, Any]:
-    try:
-        job_id = uuid.UUID(import_id)
-    except ValueError:
-        raise BitError("BIT401") from None
-    async with state.pools.catalog.connection() as conn:
-        job = await import_jobs.get(conn, job_id)
-        visible = job is not None and await job_visible(
-            conn, principal, job.database_id, job.user_id
-        )
-    if job is None or not visible:
-        raise BitError("BIT401")
+    job = await visible_job(state, principal, import_id, import_jobs.get, "BIT401")
     return import_job_json(job, state.base_url(request))
