@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import Annotated, Any
 
-import psycopg
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -23,7 +20,7 @@ from bitdotio.server.api import route, timestamp
 from bitdotio.server.auth import CurrentPrincipal, FullUser
 from bitdotio.server.state import AppState, get_state
 
-__all__ = ["allows", "database_json", "full_name_from_path", "router", "visible_job"]
+__all__ = ["allows", "database_json", "full_name_from_path", "router"]
 
 router = APIRouter(tags=["databases"])
 State = Annotated[AppState, Depends(get_state)]
@@ -83,41 +80,6 @@ def full_name_from_path(owner: str, rest: str) -> FullName:
 
 def allows(record: DatabaseRecord, action: Action) -> bool:
     return record.access is not None and record.access.allows(action)
-
-
-class Job(Protocol):
-    @property
-    def database_id(self) -> uuid.UUID: ...
-
-    @property
-    def user_id(self) -> uuid.UUID: ...
-
-
-J = TypeVar("J", bound=Job)
-
-
-async def visible_job(
-    state: AppState,
-    principal: Principal,
-    job_id: str,
-    get: Callable[[psycopg.AsyncConnection, uuid.UUID], Awaitable[J | None]],
-    not_found: str,
-) -> J:
-    """The job ``get`` finds, if ``principal`` may see it: whoever may see its database and
-    either has a role there or started the job (a reader of a public database sees only their
-    own jobs); else the ``not_found`` error, for ids that are not UUIDs too."""
-    try:
-        parsed = uuid.UUID(job_id)
-    except ValueError:
-        raise BitError(not_found) from None
-    async with state.pools.catalog.connection() as conn:
-        job = await get(conn, parsed)
-        record = None if job is None else await databases.by_id(conn, principal, job.database_id)
-    if job is None or record is None:
-        raise BitError(not_found)
-    if record.grant is None and job.user_id != principal.user_id:
-        raise BitError(not_found)
-    return job
 
 
 async def _visible(state: AppState, principal: Principal, full: FullName) -> DatabaseRecord:

@@ -23,9 +23,10 @@ from bitdotio.errors import BitError
 from bitdotio.exports.formats import FORMATS, default_file_name, safe_file_name
 from bitdotio.jobs.queue import defer_export
 from bitdotio.server.api import identifier, invalid, json_body, route, timestamp
-from bitdotio.server.api.databases import full_name_from_path, visible_job
+from bitdotio.server.api.databases import full_name_from_path
 from bitdotio.server.auth import CurrentPrincipal
 from bitdotio.server.download_links import LinkSigner
+from bitdotio.server.job_views import job_fields, visible_job
 from bitdotio.server.state import AppState, get_state
 
 __all__ = ["export_job_json", "router"]
@@ -46,20 +47,8 @@ class CreateExport(BaseModel):
 
 
 def export_job_json(job: ExportJobRecord, base_url: str, links: LinkSigner) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": str(job.id),
-        "date_created": timestamp(job.date_created),
-        "date_finished": timestamp(job.date_finished),
-        "state": job.state,
-        "retries": job.retries,
-        "error_type": job.error_type,
-        "error_id": str(job.error_id) if job.error_id else None,
-        "error_details": job.error_details,  # extension: what went wrong, in words
-        "status_url": f"{base_url}/v2beta/export/{job.id}",
-        "export_format": job.export_format,
-        "file_name": job.file_name,
-        "download_url": None,
-    }
+    body = job_fields(job, f"{base_url}/v2beta/export/{job.id}")
+    body.update(export_format=job.export_format, file_name=job.file_name, download_url=None)
     if job.state == "DONE" and job.expires_at is not None:
         body["download_url"] = links.url(base_url, job.id, job.expires_at)
         body["result"] = {  # extension

@@ -17,9 +17,10 @@ from bitdotio.catalog import databases, import_jobs, jobs
 from bitdotio.catalog.import_jobs import ImportJobRecord
 from bitdotio.errors import BitError
 from bitdotio.jobs.queue import defer_import
-from bitdotio.server.api import identifier, invalid, route, timestamp
-from bitdotio.server.api.databases import allows, full_name_from_path, visible_job
+from bitdotio.server.api import identifier, invalid, route
+from bitdotio.server.api.databases import allows, full_name_from_path
 from bitdotio.server.auth import CurrentPrincipal
+from bitdotio.server.job_views import job_fields, visible_job
 from bitdotio.server.state import AppState, get_state
 from bitdotio.server.upload import ImportForm, read_form
 
@@ -34,17 +35,7 @@ _INFER_HEADER = ("auto", "first_row", "no_header")
 
 
 def import_job_json(job: ImportJobRecord, base_url: str) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": str(job.id),
-        "date_created": timestamp(job.date_created),
-        "date_finished": timestamp(job.date_finished),
-        "state": job.state,
-        "retries": job.retries,
-        "error_type": job.error_type,
-        "error_id": str(job.error_id) if job.error_id else None,
-        "error_details": job.error_details,
-        "status_url": f"{base_url}/v2beta/import/{job.id}",
-    }
+    body = job_fields(job, f"{base_url}/v2beta/import/{job.id}")
     if job.state == "DONE":
         body["result"] = job.result  # extension: tables loaded, rows, skipped objects
     return body
