@@ -50,16 +50,13 @@ async def list_for(conn: psycopg.AsyncConnection, database_id: uuid.UUID) -> lis
 
 async def set_role(
     conn: psycopg.AsyncConnection, database_id: uuid.UUID, user_id: uuid.UUID, role: str
-) -> bool:
-    """Give the user ``role`` on the database; True if it is new (not a change)."""
-    cur = await conn.execute(
+) -> None:
+    """Give the user ``role`` on the database, or change the role they have."""
+    await conn.execute(
         "INSERT INTO database_grants (database_id, user_id, role) VALUES (%s, %s, %s)"
-        " ON CONFLICT (database_id, user_id) DO UPDATE SET role = EXCLUDED.role"
-        " RETURNING (xmax = 0)",
+        " ON CONFLICT (database_id, user_id) DO UPDATE SET role = EXCLUDED.role",
         [database_id, user_id, role],
     )
-    row = await cur.fetchone()
-    return bool(row and row[0])
 
 
 async def role_of(

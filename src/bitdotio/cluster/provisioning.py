@@ -62,7 +62,11 @@ def new_physical_name() -> str:
 
 def group_names(physical_name: str) -> tuple[str, str, str]:
     """The database's owner, write and read groups."""
-    return tuple(group_role(physical_name, r) for r in ("OWNER", "WRITER", "READER"))  # type: ignore[return-value]
+    return (
+        group_role(physical_name, "OWNER"),
+        group_role(physical_name, "WRITER"),
+        group_role(physical_name, "READER"),
+    )
 
 
 def _sys_role(physical_name: str) -> str:

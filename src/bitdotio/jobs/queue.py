@@ -13,7 +13,10 @@ import uuid
 import procrastinate
 import psycopg
 from procrastinate.schema import SchemaManager
+from psycopg_pool import AsyncConnectionPool
 
+from bitdotio.catalog import jobs
+from bitdotio.catalog.jobs import JobTable
 from bitdotio.cluster.access import ClusterAccess
 
 __all__ = [
@@ -21,8 +24,8 @@ __all__ = [
     "IMPORT_TASK",
     "QUEUES",
     "SWEEP_TASK",
-    "defer_export",
-    "defer_import",
+    "defer",
+    "enqueue",
     "ensure_schema",
     "make_app",
 ]
@@ -65,11 +68,27 @@ async def ensure_schema(access: ClusterAccess) -> None:
     log.info("installed the job queue (procrastinate %s)", procrastinate.__version__)
 
 
-async def defer_import(app: procrastinate.App, job_id: uuid.UUID) -> int:
-    """Queue an import job; returns procrastinate's job id."""
-    return await app.configure_task(IMPORT_TASK, queue="imports").defer_async(import_id=str(job_id))
+# job table -> its task, its queue and the name of the task's argument
+_TASKS: dict[JobTable, tuple[str, str, str]] = {
+    "import_jobs": (IMPORT_TASK, "imports", "import_id"),
+    "export_jobs": (EXPORT_TASK, "exports", "export_id"),
+}
 
 
-async def defer_export(app: procrastinate.App, job_id: uuid.UUID) -> int:
-    """Queue an export job; returns procrastinate's job id."""
-    return await app.configure_task(EXPORT_TASK, queue="exports").defer_async(export_id=str(job_id))
+async def defer(app: procrastinate.App, table: JobTable, job_id: uuid.UUID) -> int:
+    """Queue the job of ``table`` (import or export); returns procrastinate's job id."""
+    task, queue, argument = _TASKS[table]
+    return await app.configure_task(task, queue=queue).defer_async(**{argument: str(job_id)})
+
+
+async def enqueue(
+    app: procrastinate.App, catalog: AsyncConnectionPool, table: JobTable, job_id: uuid.UUID
+) -> None:
+    """Queue a job whose row is committed and record its queue entry. A failure is only
+    logged: from the commit on, the sweep queues the job if this does not."""
+    try:
+        queue_job_id = await defer(app, table, job_id)
+        async with catalog.connection() as conn:
+            await jobs.set_queue_job(conn, table, job_id, queue_job_id)
+    except Exception:
+        log.warning("%s %s: queueing failed; the sweep will queue it", table, job_id, exc_info=True)

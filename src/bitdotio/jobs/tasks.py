@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import procrastinate
 
 from bitdotio.catalog import export_jobs, import_jobs, jobs
 from bitdotio.jobs import exports, imports
-from bitdotio.jobs.queue import EXPORT_TASK, IMPORT_TASK, SWEEP_TASK, defer_export, defer_import
+from bitdotio.jobs.queue import EXPORT_TASK, IMPORT_TASK, SWEEP_TASK, defer
 from bitdotio.jobs.runtime import Runtime
 
 __all__ = ["register"]
@@ -26,10 +25,6 @@ __all__ = ["register"]
 log = logging.getLogger("bitdotio.jobs")
 
 _ORPHAN_AFTER_S = 60.0
-_DEFER: dict[jobs.JobTable, Callable[[procrastinate.App, uuid.UUID], Awaitable[int]]] = {
-    "import_jobs": defer_import,
-    "export_jobs": defer_export,
-}
 
 
 def _runtime(context: procrastinate.JobContext) -> Runtime:
@@ -57,10 +52,11 @@ async def sweep_task(context: procrastinate.JobContext, timestamp: int) -> None:
         await manager.retry_job(job)
     retention = runtime.settings.job_retention_days
     async with runtime.catalog.connection() as conn:
-        for table, defer in _DEFER.items():
+        tables: tuple[jobs.JobTable, ...] = ("import_jobs", "export_jobs")
+        for table in tables:
             for job_id in await jobs.orphans(conn, table, _ORPHAN_AFTER_S):
                 log.warning("%s %s lost its queue entry; queueing it again", table, job_id)
-                await jobs.set_queue_job(conn, table, job_id, await defer(app, job_id))
+                await jobs.set_queue_job(conn, table, job_id, await defer(app, table, job_id))
         purged = await import_jobs.purge(conn, retention)
         stale = await export_jobs.expired_files(conn) + await export_jobs.purge(conn, retention)
     for key in stale:

@@ -9,7 +9,6 @@ included) may export. The download needs no API key, only a valid signed link
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Annotated, Any, Literal
 
@@ -17,11 +16,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
 
-from bitdotio.catalog import databases, export_jobs, jobs
+from bitdotio.catalog import databases, export_jobs
 from bitdotio.catalog.export_jobs import ExportJobRecord
 from bitdotio.errors import BitError
 from bitdotio.exports.formats import FORMATS, default_file_name, safe_file_name
-from bitdotio.jobs.queue import defer_export
+from bitdotio.jobs.queue import enqueue
 from bitdotio.server.api import identifier, invalid, json_body, route, timestamp
 from bitdotio.server.api.databases import full_name_from_path
 from bitdotio.server.auth import CurrentPrincipal
@@ -31,7 +30,6 @@ from bitdotio.server.state import AppState, get_state
 
 __all__ = ["export_job_json", "router"]
 
-log = logging.getLogger("bitdotio.server")
 
 router = APIRouter(tags=["exports"])
 State = Annotated[AppState, Depends(get_state)]
@@ -100,13 +98,7 @@ async def create_export_job(
             file_name=file_name,
             escape_formulas=body.escape_formulas,
         )
-    # The row is committed: from here on the sweep re-queues the job if queueing fails.
-    try:
-        queue_job_id = await defer_export(state.queue, job.id)
-        async with state.pools.catalog.connection() as conn:
-            await jobs.set_queue_job(conn, "export_jobs", job.id, queue_job_id)
-    except Exception:
-        log.warning("export %s: queueing failed; the sweep will queue it", job.id, exc_info=True)
+    await enqueue(state.queue, state.pools.catalog, "export_jobs", job.id)
     return JSONResponse(_json(state, request, job), status_code=201)
 
 

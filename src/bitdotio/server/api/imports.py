@@ -7,16 +7,15 @@ WRITER); the worker then loads as the caller's own role, so Postgres checks agai
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from bitdotio.catalog import databases, import_jobs, jobs
+from bitdotio.catalog import databases, import_jobs
 from bitdotio.catalog.import_jobs import ImportJobRecord
 from bitdotio.errors import BitError
-from bitdotio.jobs.queue import defer_import
+from bitdotio.jobs.queue import enqueue
 from bitdotio.server.api import identifier, invalid, route
 from bitdotio.server.api.databases import allows, full_name_from_path
 from bitdotio.server.auth import CurrentPrincipal
@@ -26,7 +25,6 @@ from bitdotio.server.upload import ImportForm, read_form
 
 __all__ = ["import_job_json", "router"]
 
-log = logging.getLogger("bitdotio.server")
 
 router = APIRouter(tags=["imports"])
 State = Annotated[AppState, Depends(get_state)]
@@ -97,13 +95,7 @@ async def create_import_job(
         if form.upload_key:
             store.delete(form.upload_key)
         raise
-    # The row is committed: from here on the sweep re-queues the job if queueing fails.
-    try:
-        queue_job_id = await defer_import(state.queue, job.id)
-        async with state.pools.catalog.connection() as conn:
-            await jobs.set_queue_job(conn, "import_jobs", job.id, queue_job_id)
-    except Exception:
-        log.warning("import %s: queueing failed; the sweep will queue it", job.id, exc_info=True)
+    await enqueue(state.queue, state.pools.catalog, "import_jobs", job.id)
     return JSONResponse(import_job_json(job, state.base_url(request)), status_code=201)
 
 
